@@ -1,0 +1,51 @@
+// Search space: the hyperparameters a study tunes and their values. Pure data, no I/O.
+#ifndef TUNER_SEARCH_SPACE_H_
+#define TUNER_SEARCH_SPACE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tuner::search {
+
+// One hyperparameter value: int, float or a choice's string. A choice of numbers keeps the
+// numbers' type (units: [128, 256] gives ints).
+using ParamValue = std::variant<int64_t, double, std::string>;
+// Param name -> value. Ordered so that printing and hashing are stable.
+using Params = std::map<std::string, ParamValue>;
+
+std::string ParamValueToString(const ParamValue& value);
+
+enum class ParamKind { kInt, kFloat, kChoice };
+
+// One dimension of the space. For kInt / kFloat: [min, max], optional step (a grid), optional
+// log scale (sampled uniformly in log space; min must be > 0). For kChoice: values.
+struct ParamSpec {
+  std::string name;
+  ParamKind kind = ParamKind::kFloat;
+  double min = 0;
+  double max = 0;
+  std::optional<double> step;
+  bool log = false;
+  std::vector<ParamValue> values;  // kChoice only
+};
+
+// The whole space, in the order the spec lists it.
+struct SearchSpace {
+  std::vector<ParamSpec> params;
+};
+
+// The values a stepped range or a choice takes, in order: min, min+step, ... <= max (with a
+// small tolerance so 0.2..0.5 step 0.1 has 4 values). Empty for a float range without step.
+std::vector<ParamValue> GridValues(const ParamSpec& spec);
+
+// One random configuration. Stepped ranges snap to the grid; log ranges sample log-uniformly.
+Params SampleParams(const SearchSpace& space, std::mt19937_64& rng);
+
+}  // namespace tuner::search
+
+#endif  // TUNER_SEARCH_SPACE_H_

@@ -1,0 +1,88 @@
+// Rows of the tuner's SQLite schema as plain structs. storage/ is the only module with SQL;
+// everything above it speaks in these rows. State columns hold the proto enum names
+// (PENDING, RUNNING, ...; STUDY_RUNNING, ...) so the db reads the same as the API.
+#ifndef TUNER_STORAGE_ROWS_H_
+#define TUNER_STORAGE_ROWS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tuner::storage {
+
+struct StudyRow {
+  int64_t id = 0;
+  std::string name;
+  std::string spec_yaml;
+  std::string state;          // STUDY_RUNNING | STUDY_COMPLETED | STUDY_STOPPED
+  double created_at = 0;
+  double finished_at = 0;
+};
+
+struct TrialRow {
+  int64_t id = 0;
+  int64_t study_id = 0;
+  int64_t number = 0;
+  std::string params_json;    // {"units": 256, "dropout": 0.3, ...}
+  std::string state;          // PENDING | RUNNING | PAUSED | COMPLETED | PRUNED | FAILED | STOPPED
+  std::optional<double> value;
+  std::string metrics_json = "{}";
+  int bracket = -1;
+  int rung = 0;
+  int budget_epochs = 0;
+  int epochs_done = 0;
+  int attempt = 0;            // leases handed out so far; a lease is (id, attempt)
+  int retries = 0;            // failed or expired leases so far
+  int64_t worker_id = 0;
+  double lease_deadline = 0;
+  std::string checkpoint_id;  // checkpoint to resume from
+  std::string fail_reason;
+  double created_at = 0;
+  double started_at = 0;
+  double finished_at = 0;
+};
+
+struct IntermediateRow {
+  int64_t trial_id = 0;
+  int execution = 0;
+  int epoch = 0;
+  double value = 0;
+  std::string metrics_json = "{}";
+  double reported_at = 0;
+};
+
+struct WorkerRow {
+  int64_t id = 0;
+  std::string name;
+  std::string host;
+  std::string devices_json = "[]";
+  double registered_at = 0;
+  double last_seen_at = 0;
+};
+
+struct CheckpointRow {
+  std::string id;
+  int64_t trial_id = 0;
+  int epoch = 0;
+  int64_t size_bytes = 0;
+  std::string sha256;
+  std::string path;           // file name inside the checkpoint directory
+  double created_at = 0;
+};
+
+// One write. Rows are written whole (insert or replace by primary key): the caller owns the
+// truth in memory and the db mirrors it, which keeps every write idempotent.
+using WriteOp = std::variant<StudyRow, TrialRow, IntermediateRow, WorkerRow, CheckpointRow>;
+
+// Everything a restarting server needs to rebuild its state.
+struct Snapshot {
+  std::vector<StudyRow> studies;
+  std::vector<TrialRow> trials;     // ordered by study_id, number
+  std::vector<WorkerRow> workers;
+};
+
+}  // namespace tuner::storage
+
+#endif  // TUNER_STORAGE_ROWS_H_

@@ -1,0 +1,138 @@
+#include "storage/database.h"
+
+#include <sqlite3.h>
+
+#include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
+
+namespace tuner::storage {
+namespace {
+
+StudyRow Study(int64_t id) {
+  StudyRow row;
+  row.id = id;
+  row.name = "s" + std::to_string(id);
+  row.spec_yaml = "name: x";
+  row.state = "STUDY_RUNNING";
+  row.created_at = 1.5;
+  return row;
+}
+
+TrialRow Trial(int64_t id, int64_t study_id, int64_t number) {
+  TrialRow row;
+  row.id = id;
+  row.study_id = study_id;
+  row.number = number;
+  row.params_json = R"({"units":128})";
+  row.state = "PENDING";
+  row.created_at = 2.5;
+  return row;
+}
+
+TEST(Database, FreshFileIsMigratedToTheCurrentSchema) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ((*db)->SchemaVersion(), kSchemaVersion);
+  auto snapshot = (*db)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_TRUE(snapshot->studies.empty());
+}
+
+TEST(Database, RowsSurviveReopen) {
+  testing::TempDir dir;
+  {
+    auto db = Database::Open(dir.File("t.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Begin().ok());
+    ASSERT_TRUE((*db)->Write(Study(7)).ok());
+    TrialRow trial = Trial(11, 7, 0);
+    trial.value = 0.875;
+    trial.state = "COMPLETED";
+    trial.metrics_json = R"({"val_loss":0.3})";
+    ASSERT_TRUE((*db)->Write(trial).ok());
+    ASSERT_TRUE((*db)->Write(Trial(12, 7, 1)).ok());
+    IntermediateRow value;
+    value.trial_id = 11;
+    value.epoch = 1;
+    value.value = 0.5;
+    ASSERT_TRUE((*db)->Write(value).ok());
+    ASSERT_TRUE((*db)->Commit().ok());
+  }
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok());
+  auto snapshot = (*db)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->studies.size(), 1u);
+  EXPECT_EQ(snapshot->studies[0].name, "s7");
+  ASSERT_EQ(snapshot->trials.size(), 2u);
+  EXPECT_EQ(snapshot->trials[0].state, "COMPLETED");
+  ASSERT_TRUE(snapshot->trials[0].value.has_value());
+  EXPECT_DOUBLE_EQ(*snapshot->trials[0].value, 0.875);
+  EXPECT_FALSE(snapshot->trials[1].value.has_value());
+  EXPECT_EQ(snapshot->trials[0].metrics_json, R"({"val_loss":0.3})");
+  auto values = (*db)->LoadIntermediates(11);
+  ASSERT_TRUE(values.ok());
+  ASSERT_EQ(values->size(), 1u);
+  EXPECT_DOUBLE_EQ((*values)[0].value, 0.5);
+}
+
+TEST(Database, RewritingARowReplacesIt) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Write(Study(1)).ok());
+  TrialRow trial = Trial(1, 1, 0);
+  ASSERT_TRUE((*db)->Write(trial).ok());
+  trial.state = "RUNNING";
+  trial.attempt = 1;
+  ASSERT_TRUE((*db)->Write(trial).ok());
+  auto snapshot = (*db)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  EXPECT_EQ(snapshot->trials[0].state, "RUNNING");
+  EXPECT_EQ(snapshot->trials[0].attempt, 1);
+}
+
+TEST(Database, TrialOfAMissingStudyIsRefused) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok());
+  absl::Status s = (*db)->Write(Trial(1, 99, 0));
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;  // constraint violation
+}
+
+TEST(Database, NewerSchemaIsRefusedWithoutTouchingTheFile) {
+  testing::TempDir dir;
+  { ASSERT_TRUE(Database::Open(dir.File("t.db")).ok()); }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.File("t.db").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(db.status().message().find("newer"), std::string::npos) << db.status();
+}
+
+TEST(Database, UnopenablePathNamesThePath) {
+  auto db = Database::Open("/nonexistent-dir/x/t.db");
+  ASSERT_FALSE(db.ok());
+  EXPECT_NE(db.status().message().find("/nonexistent-dir/x/t.db"), std::string::npos);
+}
+
+TEST(Database, TwoConnectionsWriteTheSameFile) {
+  testing::TempDir dir;
+  auto a = Database::Open(dir.File("t.db"));
+  auto b = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->Write(Study(1)).ok());
+  ASSERT_TRUE((*b)->Write(Study(2)).ok());
+  auto snapshot = (*a)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->studies.size(), 2u);
+}
+
+}  // namespace
+}  // namespace tuner::storage

@@ -1,0 +1,106 @@
+#include "storage/group_committer.h"
+
+#include <atomic>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
+
+namespace tuner::storage {
+namespace {
+
+StudyRow Study(int64_t id) {
+  StudyRow row;
+  row.id = id;
+  row.name = "s";
+  row.spec_yaml = "name: s";
+  row.state = "STUDY_RUNNING";
+  return row;
+}
+
+TrialRow Trial(int64_t id, int64_t study_id) {
+  TrialRow row;
+  row.id = id;
+  row.study_id = study_id;
+  row.number = id;
+  row.params_json = "{}";
+  row.state = "PENDING";
+  return row;
+}
+
+TEST(GroupCommitter, ConcurrentSubmittersShareTransactions) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  {
+    GroupCommitter committer(std::move(*db));
+    ASSERT_TRUE(committer.Flush().ok());
+    committer.Submit({Study(1)}, nullptr);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          committer.Submit({Trial(1 + t * kPerThread + i, 1)}, [&](const absl::Status& s) {
+            (s.ok() ? ok : failed)++;
+          });
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    ASSERT_TRUE(committer.Flush().ok());
+    EXPECT_EQ(ok.load(), kThreads * kPerThread);
+    EXPECT_EQ(failed.load(), 0);
+    // Group commit: far fewer transactions than batches.
+    EXPECT_LT(committer.transactions(), committer.batches());
+  }
+  auto reopened = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(reopened.ok());
+  auto snapshot = (*reopened)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->trials.size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+TEST(GroupCommitter, BadBatchFailsAloneAndOthersLand) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok());
+  absl::Status bad_status, good_status;
+  {
+    GroupCommitter committer(std::move(*db));
+    committer.Submit({Study(1)}, nullptr);
+    // Trial 2's study does not exist: its batch (with trial 3) must roll back as one.
+    committer.Submit({Trial(3, 1), Trial(2, 42)},
+                     [&](const absl::Status& s) { bad_status = s; });
+    committer.Submit({Trial(4, 1)}, [&](const absl::Status& s) { good_status = s; });
+    ASSERT_TRUE(committer.Flush().ok());
+  }
+  EXPECT_FALSE(bad_status.ok());
+  EXPECT_TRUE(good_status.ok()) << good_status;
+  auto reopened = Database::Open(dir.File("t.db"));
+  auto snapshot = (*reopened)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  EXPECT_EQ(snapshot->trials[0].id, 4);
+}
+
+TEST(GroupCommitter, DestructorDrainsTheQueue) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok());
+  int callbacks = 0;
+  {
+    GroupCommitter committer(std::move(*db));
+    committer.Submit({Study(1)}, [&](const absl::Status&) { ++callbacks; });
+    for (int i = 1; i <= 50; ++i) {
+      committer.Submit({Trial(i, 1)}, [&](const absl::Status&) { ++callbacks; });
+    }
+  }
+  EXPECT_EQ(callbacks, 51);
+}
+
+}  // namespace
+}  // namespace tuner::storage

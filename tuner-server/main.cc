@@ -1,0 +1,70 @@
+// tuner-server: owns studies, hands trials to trial-workers, stores everything in SQLite.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "boost/asio/signal_set.hpp"
+#include "spdlog/spdlog.h"
+#include "tuner-server/tuner_server.h"
+
+int main(int argc, char** argv) {
+  tuner::server::ServerOptions options;
+  std::string log_level = "info";
+  std::string port_file;
+  CLI::App app{"tuner-server: hyperparameter tuning studies over gRPC, stored in SQLite"};
+  app.add_option("--db", options.db_path, "SQLite file (created when missing)")
+      ->envname("TUNER_DB")
+      ->required();
+  app.add_option("--listen", options.listen, "host:port to listen on (port 0: any free port)")
+      ->envname("TUNER_LISTEN")
+      ->capture_default_str();
+  app.add_option("--checkpoint-dir", options.checkpoint_dir,
+                 "where checkpoint files are kept (default: <db>.checkpoints)")
+      ->envname("TUNER_CHECKPOINT_DIR");
+  app.add_option("--lease-seconds", options.lease_seconds,
+                 "a trial goes back to the queue when its worker is silent this long")
+      ->envname("TUNER_LEASE_SECONDS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-wait-seconds", options.max_wait_seconds, "longest AcquireTrial long-poll")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--port-file", port_file,
+                 "write the port actually listened on to this file (useful with port 0)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->envname("TUNER_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  auto server = tuner::server::TunerServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "tuner-server: " << server.status().message() << "\n";
+    return 1;
+  }
+  if (!port_file.empty()) {
+    std::ofstream out(port_file + ".tmp");
+    out << (*server)->port() << "\n";
+    out.close();
+    if (!out || std::rename((port_file + ".tmp").c_str(), port_file.c_str()) != 0) {
+      std::cerr << "tuner-server: cannot write --port-file " << port_file << "\n";
+      return 1;
+    }
+  }
+  // Graceful shutdown on SIGINT/SIGTERM: parked long-polls are answered, commits drained.
+  boost::asio::signal_set signals((*server)->io(), SIGINT, SIGTERM);
+  tuner::server::TunerServer* raw = server->get();
+  signals.async_wait([raw](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    spdlog::info("signal {} received", signal);
+    std::thread([raw] { raw->Shutdown(); }).detach();
+  });
+  (*server)->Wait();
+  (*server)->Shutdown();
+  return 0;
+}

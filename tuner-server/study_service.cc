@@ -1,0 +1,181 @@
+#include "tuner-server/study_service.h"
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+
+#include "boost/asio/steady_timer.hpp"
+#include "tuner-server/convert.h"
+#include "tuner-server/unary.h"
+
+namespace tuner::server {
+namespace {
+
+// Streams a study's events: a SNAPSHOT first, then TRIAL_UPDATED for each changed trial and a
+// fresh SNAPSHOT whenever something changed (checked every interval on the Asio thread), and
+// STUDY_FINISHED last. One write in flight at a time, as gRPC requires.
+class WatchReactor : public grpc::ServerWriteReactor<v1::StudyEvent> {
+ public:
+  WatchReactor(Scheduler* scheduler, boost::asio::io_context* io, int64_t study_id,
+               double interval_s)
+      : scheduler_(scheduler), study_id_(study_id), interval_(std::chrono::duration_cast<
+            std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval_s))),
+        shared_(std::make_shared<Shared>()), timer_(std::make_shared<boost::asio::steady_timer>(*io)) {
+    shared_->self = this;
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    PollLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "watch stream broken"));
+      return;
+    }
+    WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->self = nullptr;
+    }
+    timer_->cancel();
+    delete this;
+  }
+
+ private:
+  // Outlives the reactor so a timer that fires after OnDone finds self == nullptr.
+  struct Shared {
+    std::mutex mu;
+    WatchReactor* self = nullptr;
+  };
+
+  void PollLocked() {
+    if (finished_) return;
+    v1::Study study;
+    std::vector<v1::Trial> changed;
+    bool study_over = false;
+    absl::Status s = scheduler_->Poll(study_id_, &version_, &study, &changed, &study_over);
+    if (!s.ok()) {
+      FinishLocked(ToGrpc(s));
+      return;
+    }
+    const bool first = !sent_first_;
+    if (first || !changed.empty() || study_over) {
+      for (v1::Trial& trial : changed) {
+        if (first) break;  // the first snapshot already holds them
+        v1::StudyEvent event;
+        event.set_kind(v1::StudyEvent::TRIAL_UPDATED);
+        *event.mutable_trial() = std::move(trial);
+        queue_.push_back(std::move(event));
+      }
+      v1::StudyEvent snapshot;
+      snapshot.set_kind(study_over ? v1::StudyEvent::STUDY_FINISHED : v1::StudyEvent::SNAPSHOT);
+      *snapshot.mutable_study() = std::move(study);
+      queue_.push_back(std::move(snapshot));
+      sent_first_ = true;
+    }
+    closing_ = study_over;
+    WriteNextLocked();
+    if (!closing_) ArmTimerLocked();
+  }
+
+  void ArmTimerLocked() {
+    timer_->expires_after(interval_);
+    std::shared_ptr<Shared> shared = shared_;
+    timer_->async_wait([shared](const boost::system::error_code& error) {
+      if (error) return;
+      std::lock_guard<std::mutex> lock(shared->mu);
+      if (shared->self != nullptr) shared->self->PollLocked();
+    });
+  }
+
+  void WriteNextLocked() {
+    if (writing_ || finished_) return;
+    if (queue_.empty()) {
+      if (closing_) FinishLocked(grpc::Status::OK);
+      return;
+    }
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  void FinishLocked(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  Scheduler* const scheduler_;
+  const int64_t study_id_;
+  const std::chrono::steady_clock::duration interval_;
+  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<boost::asio::steady_timer> timer_;
+
+  // Guarded by shared_->mu.
+  uint64_t version_ = 0;
+  bool sent_first_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  std::deque<v1::StudyEvent> queue_;
+  v1::StudyEvent current_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* StudyServiceImpl::CreateStudy(grpc::CallbackServerContext* context,
+                                                        const v1::CreateStudyRequest* request,
+                                                        v1::CreateStudyResponse* response) {
+  return Forward(context, scheduler_, &Scheduler::CreateStudy, request, response);
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::GetStudy(grpc::CallbackServerContext* context,
+                                                     const v1::GetStudyRequest* request,
+                                                     v1::Study* response) {
+  return Answer(context, scheduler_->GetStudy(request->study_id(), response));
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::ListStudies(grpc::CallbackServerContext* context,
+                                                        const v1::ListStudiesRequest* request,
+                                                        v1::ListStudiesResponse* response) {
+  return Answer(context, scheduler_->ListStudies(response));
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::ListTrials(grpc::CallbackServerContext* context,
+                                                       const v1::ListTrialsRequest* request,
+                                                       v1::ListTrialsResponse* response) {
+  return Answer(context, scheduler_->ListTrials(*request, response));
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::GetBestTrials(grpc::CallbackServerContext* context,
+                                                          const v1::GetBestTrialsRequest* request,
+                                                          v1::GetBestTrialsResponse* response) {
+  return Answer(context, scheduler_->GetBestTrials(*request, response));
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::StopStudy(grpc::CallbackServerContext* context,
+                                                      const v1::StopStudyRequest* request,
+                                                      v1::Study* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  scheduler_->StopStudy(request->study_id(), response,
+                        [reactor](const absl::Status& s) { reactor->Finish(ToGrpc(s)); });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::StudyEvent>* StudyServiceImpl::WatchStudy(
+    grpc::CallbackServerContext* context, const v1::WatchStudyRequest* request) {
+  return new WatchReactor(scheduler_, io_, request->study_id(), watch_interval_s_);
+}
+
+}  // namespace tuner::server

@@ -1,0 +1,111 @@
+#include "tuner-server/tuner_server.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "spdlog/spdlog.h"
+
+namespace tuner::server {
+
+TunerServer::TunerServer(const ServerOptions& options) : options_(options) {}
+
+absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOptions& options) {
+  if (options.db_path.empty()) return absl::InvalidArgumentError("--db: a SQLite file is required");
+  if (!(options.lease_seconds > 0)) return absl::InvalidArgumentError("--lease-seconds: must be > 0");
+  std::unique_ptr<TunerServer> server(new TunerServer(options));
+
+  auto writer = storage::Database::Open(options.db_path);
+  if (!writer.ok()) return writer.status();
+  auto snapshot = (*writer)->LoadSnapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  auto checkpoints = (*writer)->LoadCheckpoints();
+  if (!checkpoints.ok()) return checkpoints.status();
+  auto reader = storage::Database::Open(options.db_path);
+  if (!reader.ok()) return reader.status();
+  server->reader_ = std::move(*reader);
+  server->committer_ = std::make_unique<storage::GroupCommitter>(std::move(*writer));
+
+  const std::string checkpoint_dir =
+      options.checkpoint_dir.empty() ? options.db_path + ".checkpoints" : options.checkpoint_dir;
+  auto store = CheckpointStore::Open(checkpoint_dir, options.max_checkpoint_bytes);
+  if (!store.ok()) return store.status();
+  server->checkpoints_ = std::move(*store);
+
+  SchedulerOptions scheduler_options;
+  scheduler_options.lease_seconds = options.lease_seconds;
+  scheduler_options.max_wait_seconds = options.max_wait_seconds;
+  server->scheduler_ = std::make_unique<Scheduler>(scheduler_options, server->committer_.get(),
+                                                   server->reader_.get());
+  if (auto s = server->scheduler_->Load(*snapshot, *checkpoints); !s.ok()) return s;
+
+  server->study_service_ = std::make_unique<StudyServiceImpl>(
+      server->scheduler_.get(), &server->io_, options.watch_interval_seconds);
+  server->worker_service_ =
+      std::make_unique<WorkerServiceImpl>(server->scheduler_.get(), server->checkpoints_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(server->study_service_.get());
+  builder.RegisterService(server->worker_service_.get());
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid?)"));
+  }
+  server->work_ = std::make_unique<
+      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+      server->io_.get_executor());
+  server->tick_ = std::make_unique<boost::asio::steady_timer>(server->io_);
+  server->ArmTick();
+  server->io_thread_ = std::thread([s = server.get()] { s->io_.run(); });
+  spdlog::info("tuner-server listening on {} (db {}, checkpoints in {})", server->address(),
+               options.db_path, checkpoint_dir);
+  return server;
+}
+
+std::string TunerServer::address() const {
+  std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  return absl::StrCat(host, ":", port_);
+}
+
+void TunerServer::ArmTick() {
+  tick_->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(options_.tick_seconds)));
+  tick_->async_wait([this](const boost::system::error_code& error) {
+    if (error) return;
+    scheduler_->Tick();
+    ArmTick();
+  });
+}
+
+void TunerServer::Shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    spdlog::info("tuner-server shutting down");
+    scheduler_->Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    boost::asio::post(io_, [this] { tick_->cancel(); });
+    work_.reset();
+    io_.stop();
+    if (io_thread_.joinable() && io_thread_.get_id() != std::this_thread::get_id()) {
+      io_thread_.join();
+    }
+    if (auto s = committer_->Flush(); !s.ok()) spdlog::error("final commit: {}", s.ToString());
+  });
+}
+
+void TunerServer::Wait() { server_->Wait(); }
+
+TunerServer::~TunerServer() {
+  if (server_) Shutdown();
+  if (io_thread_.joinable()) io_thread_.join();
+}
+
+}  // namespace tuner::server

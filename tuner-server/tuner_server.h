@@ -1,0 +1,75 @@
+// TunerServer: wires the db, the scheduler, the gRPC services, the health and reflection
+// services and the Asio timers into one running server. Used by main.cc and by tests, which
+// start a real server on 127.0.0.1 with an OS-chosen port and a temp db.
+#ifndef TUNER_TUNER_SERVER_TUNER_SERVER_H_
+#define TUNER_TUNER_SERVER_TUNER_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "grpcpp/server.h"
+#include "storage/database.h"
+#include "storage/group_committer.h"
+#include "tuner-server/checkpoint_store.h"
+#include "tuner-server/scheduler.h"
+#include "tuner-server/study_service.h"
+#include "tuner-server/worker_service.h"
+
+namespace tuner::server {
+
+struct ServerOptions {
+  std::string db_path;                 // SQLite file; created when missing
+  std::string listen = "127.0.0.1:50051";  // host:port; port 0 picks a free one
+  std::string checkpoint_dir;          // default: <db_path>.checkpoints
+  double lease_seconds = 30;
+  double max_wait_seconds = 20;
+  double tick_seconds = 0.2;           // lease and long-poll sweep
+  double watch_interval_seconds = 0.5;
+  int64_t max_checkpoint_bytes = int64_t{8} << 30;
+  int max_message_bytes = 16 << 20;
+};
+
+// Thread-safe: Shutdown may be called from any thread (a signal handler's Asio callback).
+class TunerServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<TunerServer>> Start(const ServerOptions& options);
+  ~TunerServer();
+
+  int port() const { return port_; }
+  std::string address() const;
+  // Stops accepting calls, answers parked long-polls, drains commits. Idempotent.
+  void Shutdown();
+  // Blocks until Shutdown.
+  void Wait();
+  boost::asio::io_context& io() { return io_; }
+  Scheduler& scheduler() { return *scheduler_; }
+
+ private:
+  explicit TunerServer(const ServerOptions& options);
+  void ArmTick();
+
+  const ServerOptions options_;
+  boost::asio::io_context io_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::unique_ptr<boost::asio::steady_timer> tick_;
+  std::unique_ptr<storage::Database> reader_;
+  std::unique_ptr<storage::GroupCommitter> committer_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<StudyServiceImpl> study_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::thread io_thread_;
+  int port_ = 0;
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace tuner::server
+
+#endif  // TUNER_TUNER_SERVER_TUNER_SERVER_H_

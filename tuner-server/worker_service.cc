@@ -1,0 +1,246 @@
+#include "tuner-server/worker_service.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "spdlog/spdlog.h"
+#include "tuner-server/unary.h"
+
+namespace tuner::server {
+namespace {
+
+constexpr size_t kChunkBytes = 1 << 20;
+
+// Receives a checkpoint: the first chunk names the lease (only a worker holding the trial's
+// lease may upload for it); data goes to a .part file that is renamed into place, fsynced, and
+// recorded in SQLite (size + sha256) before the upload is acknowledged.
+class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
+ public:
+  UploadReactor(Scheduler* scheduler, CheckpointStore* store,
+                v1::UploadCheckpointResponse* response)
+      : scheduler_(scheduler), store_(store), response_(response) {
+    StartRead(&chunk_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Close();
+      return;
+    }
+    if (!started_) {
+      absl::Status s = Begin();
+      if (!s.ok()) {
+        Fail(s);
+        return;
+      }
+    }
+    size_ += static_cast<int64_t>(chunk_.data().size());
+    if (size_ > store_->max_bytes()) {
+      Fail(absl::ResourceExhaustedError(
+          absl::StrCat("checkpoint larger than the server's limit of ", store_->max_bytes(),
+                       " bytes")));
+      return;
+    }
+    hasher_.Update(chunk_.data().data(), chunk_.data().size());
+    file_.write(chunk_.data().data(), static_cast<std::streamsize>(chunk_.data().size()));
+    if (!file_) {
+      Fail(absl::ResourceExhaustedError(absl::StrCat("cannot write ", temp_path_,
+                                                     " (disk full?)")));
+      return;
+    }
+    StartRead(&chunk_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  absl::Status Begin() {
+    started_ = true;
+    if (auto s = scheduler_->CheckLease(chunk_.lease()); !s.ok()) return s;
+    if (chunk_.epoch() < 1) return absl::InvalidArgumentError("epoch: must be >= 1");
+    trial_id_ = chunk_.lease().trial_id();
+    epoch_ = chunk_.epoch();
+    id_ = store_->NewId();
+    temp_path_ = store_->TempPathFor(id_);
+    file_.open(temp_path_, std::ios::binary | std::ios::trunc);
+    if (!file_) return absl::FailedPreconditionError(absl::StrCat("cannot create ", temp_path_));
+    return absl::OkStatus();
+  }
+
+  void Close() {
+    if (!started_) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload: no chunk sent"));
+      return;
+    }
+    file_.flush();
+    file_.close();
+    if (!file_) {
+      Fail(absl::ResourceExhaustedError(absl::StrCat("cannot write ", temp_path_)));
+      return;
+    }
+    absl::StatusOr<std::string> path = store_->PathFor(id_);
+    // fsync the data before the rename and the db row make it visible.
+    if (FILE* f = std::fopen(temp_path_.c_str(), "rb")) {
+      fsync(fileno(f));
+      std::fclose(f);
+    }
+    std::error_code error;
+    std::filesystem::rename(temp_path_, *path, error);
+    if (error) {
+      Fail(absl::InternalError(absl::StrCat("cannot rename checkpoint: ", error.message())));
+      return;
+    }
+    storage::CheckpointRow row;
+    row.id = id_;
+    row.trial_id = trial_id_;
+    row.epoch = epoch_;
+    row.size_bytes = size_;
+    row.sha256 = hasher_.HexDigest();
+    row.path = std::filesystem::path(*path).filename().string();
+    row.created_at = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    response_->set_checkpoint_id(row.id);
+    response_->set_size_bytes(row.size_bytes);
+    response_->set_sha256(row.sha256);
+    spdlog::info("trial {}: checkpoint {} stored ({} bytes, epoch {})", trial_id_, id_, size_,
+                 epoch_);
+    scheduler_->AddCheckpoint(row, [this](const absl::Status& s) { Finish(ToGrpc(s)); });
+  }
+
+  void Fail(const absl::Status& status) {
+    if (file_.is_open()) file_.close();
+    if (!temp_path_.empty()) std::remove(temp_path_.c_str());
+    spdlog::warn("checkpoint upload refused: {}", status.ToString());
+    Finish(ToGrpc(status));
+  }
+
+  Scheduler* const scheduler_;
+  CheckpointStore* const store_;
+  v1::UploadCheckpointResponse* const response_;
+  v1::CheckpointChunk chunk_;
+  bool started_ = false;
+  int64_t trial_id_ = 0;
+  int epoch_ = 0;
+  std::string id_;
+  std::string temp_path_;
+  std::ofstream file_;
+  int64_t size_ = 0;
+  Sha256 hasher_;
+};
+
+// Sends a checkpoint file in 1 MiB chunks; the first carries its id, size and sha256 so the
+// worker can verify what it got.
+class DownloadReactor : public grpc::ServerWriteReactor<v1::CheckpointChunk> {
+ public:
+  DownloadReactor(Scheduler* scheduler, CheckpointStore* store,
+                  const v1::DownloadCheckpointRequest& request) {
+    absl::StatusOr<std::string> path = store->PathFor(request.checkpoint_id());
+    if (!path.ok()) {
+      Finish(ToGrpc(path.status()));
+      return;
+    }
+    absl::StatusOr<storage::CheckpointRow> row =
+        scheduler->FindCheckpoint(request.checkpoint_id(), request.worker_id());
+    if (!row.ok()) {
+      Finish(ToGrpc(row.status()));
+      return;
+    }
+    file_.open(*path, std::ios::binary);
+    if (!file_) {
+      Finish(grpc::Status(grpc::StatusCode::DATA_LOSS,
+                          absl::StrCat("checkpoint ", row->id, " is recorded but its file ", *path,
+                                       " is missing")));
+      return;
+    }
+    chunk_.set_checkpoint_id(row->id);
+    chunk_.set_size_bytes(row->size_bytes);
+    chunk_.set_sha256(row->sha256);
+    SendNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "download stream broken"));
+      return;
+    }
+    chunk_.Clear();
+    if (done_) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    SendNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void SendNext() {
+    std::string buffer(kChunkBytes, '\0');
+    file_.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    buffer.resize(static_cast<size_t>(file_.gcount()));
+    done_ = file_.eof() || buffer.empty();
+    chunk_.set_data(std::move(buffer));
+    StartWrite(&chunk_);
+  }
+
+  std::ifstream file_;
+  v1::CheckpointChunk chunk_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
+    grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
+    v1::RegisterWorkerResponse* response) {
+  return Forward(context, scheduler_, &Scheduler::RegisterWorker, request, response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerContext* context,
+                                                          const v1::AcquireTrialRequest* request,
+                                                          v1::AcquireTrialResponse* response) {
+  return Forward(context, scheduler_, &Scheduler::AcquireTrial, request, response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerContext* context,
+                                                       const v1::HeartbeatRequest* request,
+                                                       v1::HeartbeatResponse* response) {
+  return Forward(context, scheduler_, &Scheduler::Heartbeat, request, response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::ReportIntermediate(
+    grpc::CallbackServerContext* context, const v1::ReportIntermediateRequest* request,
+    v1::ReportIntermediateResponse* response) {
+  return Forward(context, scheduler_, &Scheduler::ReportIntermediate, request, response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerContext* context,
+                                                           const v1::CompleteTrialRequest* request,
+                                                           v1::CompleteTrialResponse* response) {
+  return Forward(context, scheduler_, &Scheduler::CompleteTrial, request, response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
+                                                       const v1::FailTrialRequest* request,
+                                                       v1::FailTrialResponse* response) {
+  return Forward(context, scheduler_, &Scheduler::FailTrial, request, response);
+}
+
+grpc::ServerReadReactor<v1::CheckpointChunk>* WorkerServiceImpl::UploadCheckpoint(
+    grpc::CallbackServerContext* context, v1::UploadCheckpointResponse* response) {
+  return new UploadReactor(scheduler_, store_, response);
+}
+
+grpc::ServerWriteReactor<v1::CheckpointChunk>* WorkerServiceImpl::DownloadCheckpoint(
+    grpc::CallbackServerContext* context, const v1::DownloadCheckpointRequest* request) {
+  return new DownloadReactor(scheduler_, store_, *request);
+}
+
+}  // namespace tuner::server
