@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace tuner::search {
 
 // One hyperparameter value: int, float or a choice's string. A choice of numbers keeps the
@@ -45,6 +47,18 @@ std::vector<ParamValue> GridValues(const ParamSpec& spec);
 
 // One random configuration. Stepped ranges snap to the grid; log ranges sample log-uniformly.
 Params SampleParams(const SearchSpace& space, std::mt19937_64& rng);
+
+// How many values GridValues(spec) has, without building them: a choice's size, a stepped or
+// int range's point count, 0 for a float range without step.
+int64_t GridSize(const ParamSpec& spec);
+
+// The generator for trial `number` of a study seeded `seed`. Each trial has its own stream, so
+// trial k's params do not depend on how many trials were asked for at once.
+std::mt19937_64 TrialRng(uint64_t seed, int64_t number);
+
+// Checks one param's bounds, step, log and values; INVALID_ARGUMENT naming
+// "search_space.<name>.<field>" otherwise. ParseStudySpec and MakePolicy both call it.
+absl::Status ValidateParamSpec(const ParamSpec& spec);
 
 }  // namespace tuner::search
 

@@ -46,7 +46,8 @@ std::vector<v1::Trial> ListTrials(TestServer& server, int64_t id, bool with_valu
 // A deterministic objective of the params, so tests know which trial should win.
 double Objective(const v1::AcquireTrialResponse& trial, int epoch) {
   double units = static_cast<double>(trial.params().at("units").int_value());
-  double lr = trial.params().at("learning_rate").float_value();
+  auto it = trial.params().find("learning_rate");
+  double lr = it == trial.params().end() ? 1e-3 : it->second.float_value();
   return 0.5 + units / 2048.0 - 0.02 * std::abs(std::log10(lr) + 3) + 0.001 * epoch;
 }
 

@@ -1,0 +1,35 @@
+#include "search/policy.h"
+
+#include "search/grid_search.h"
+#include "search/hyperband.h"
+#include "search/random_search.h"
+
+namespace tuner::search {
+
+absl::StatusOr<std::unique_ptr<SearchPolicy>> MakePolicy(const StudySpec& spec) {
+  // The spec may not come from ParseStudySpec (a test, a row read back from the db), so the
+  // space is checked again: a policy built on a bad space would sample garbage.
+  if (spec.space.params.empty()) {
+    return absl::InvalidArgumentError("search_space: must have at least one param");
+  }
+  for (size_t i = 0; i < spec.space.params.size(); ++i) {
+    const ParamSpec& param = spec.space.params[i];
+    for (size_t j = 0; j < i; ++j) {
+      if (spec.space.params[j].name == param.name) {
+        return absl::InvalidArgumentError("search_space: duplicate param \"" + param.name + "\"");
+      }
+    }
+    if (absl::Status valid = ValidateParamSpec(param); !valid.ok()) return valid;
+  }
+  switch (spec.algorithm) {
+    case Algorithm::kRandom:
+      return RandomSearch::Create(spec);
+    case Algorithm::kGrid:
+      return GridSearch::Create(spec);
+    case Algorithm::kHyperband:
+      return HyperbandPolicy::Create(spec);
+  }
+  return absl::InvalidArgumentError("algorithm.kind: must be one of random, grid, hyperband");
+}
+
+}  // namespace tuner::search

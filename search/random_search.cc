@@ -1,0 +1,36 @@
+#include "search/random_search.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace tuner::search {
+
+absl::StatusOr<std::unique_ptr<RandomSearch>> RandomSearch::Create(const StudySpec& spec) {
+  if (spec.max_trials < 1 || spec.max_trials > 100000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "algorithm.max_trials: must be an integer >= 1 and <= 100000 (got ", spec.max_trials, ")"));
+  }
+  if (spec.epochs < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trainer.epochs: must be an integer >= 1 (got ", spec.epochs, ")"));
+  }
+  return std::unique_ptr<RandomSearch>(new RandomSearch(spec));
+}
+
+RandomSearch::RandomSearch(const StudySpec& spec)
+    : space_(spec.space), seed_(spec.seed), max_trials_(spec.max_trials), epochs_(spec.epochs) {}
+
+Plan RandomSearch::Next(const std::vector<TrialRecord>& history, int max_new) const {
+  Plan plan;
+  const int64_t first = static_cast<int64_t>(history.size());
+  const int64_t end = std::min<int64_t>(max_trials_, first + std::max(max_new, 0));
+  for (int64_t number = first; number < end; ++number) {
+    std::mt19937_64 rng = TrialRng(seed_, number);
+    plan.new_trials.push_back({SampleParams(space_, rng), -1, 0, epochs_});
+  }
+  plan.finished = std::max(end, first) >= max_trials_;
+  return plan;
+}
+
+}  // namespace tuner::search

@@ -1,0 +1,50 @@
+// The shipped example specs stay valid as the parser evolves.
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "search/policy.h"
+#include "search/study_spec.h"
+
+namespace tuner::search {
+namespace {
+
+std::string ReadExample(const std::string& name) {
+  std::ifstream in(std::string(TUNER_SOURCE_DIR) + "/examples/" + name);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<StudySpec> ParseExample(const std::string& name) {
+  return ParseStudySpec(ReadExample(name));
+}
+
+TEST(Examples, Cifar10SpecIsRandomWithTwoExecutionsOnTorch) {
+  absl::StatusOr<StudySpec> spec = ParseExample("seed000-cifar10.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->algorithm, Algorithm::kRandom);
+  EXPECT_EQ(spec->max_trials, 10);
+  EXPECT_EQ(spec->executions_per_trial, 2);
+  EXPECT_EQ(spec->trainer_kind, "torch");
+  EXPECT_EQ(spec->epochs, 20);
+}
+
+TEST(Examples, SyntheticSpecsParseAndPlanTheExpectedTrials) {
+  const std::pair<const char*, int64_t> examples[] = {{"synthetic-random.yaml", 20},
+                                                      {"synthetic-grid.yaml", 24},
+                                                      {"synthetic-hyperband.yaml", 143}};
+  for (const auto& [name, planned] : examples) {
+    absl::StatusOr<StudySpec> spec = ParseExample(name);
+    ASSERT_TRUE(spec.ok()) << name << ": " << spec.status();
+    EXPECT_EQ(spec->trainer_kind, "synthetic") << name;
+    absl::StatusOr<std::unique_ptr<SearchPolicy>> policy = MakePolicy(*spec);
+    ASSERT_TRUE(policy.ok()) << name << ": " << policy.status();
+    EXPECT_EQ((*policy)->PlannedTrials(), planned) << name;
+  }
+}
+
+}  // namespace
+}  // namespace tuner::search
