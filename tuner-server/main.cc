@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   tuner::server::ServerOptions options;
   std::string log_level = "info";
   std::string port_file;
+  std::string token_file;
   CLI::App app{"tuner-server: hyperparameter tuning studies over gRPC, stored in SQLite"};
   app.add_option("--db", options.db_path, "SQLite file (created when missing)")
       ->envname("TUNER_DB")
@@ -33,6 +34,18 @@ int main(int argc, char** argv) {
   app.add_option("--max-wait-seconds", options.max_wait_seconds, "longest AcquireTrial long-poll")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--token", options.auth_token,
+                 "shared secret every call must carry as 'authorization: Bearer TOKEN'")
+      ->envname("TUNER_TOKEN");
+  app.add_option("--token-file", token_file, "read the shared secret from this file")
+      ->envname("TUNER_TOKEN_FILE");
+  app.add_option("--tls-cert", options.tls.cert, "PEM certificate chain: serve TLS")
+      ->envname("TUNER_TLS_CERT");
+  app.add_option("--tls-key", options.tls.key, "PEM private key of --tls-cert")
+      ->envname("TUNER_TLS_KEY");
+  app.add_option("--tls-client-ca", options.tls.client_ca,
+                 "PEM CA: require client certificates signed by it (mutual TLS)")
+      ->envname("TUNER_TLS_CLIENT_CA");
   app.add_option("--port-file", port_file,
                  "write the port actually listened on to this file (useful with port 0)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
@@ -42,6 +55,18 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
+  if (!token_file.empty()) {
+    if (!options.auth_token.empty()) {
+      std::cerr << "tuner-server: give --token or --token-file, not both\n";
+      return 2;
+    }
+    auto token = tuner::server::ReadTokenFile(token_file);
+    if (!token.ok()) {
+      std::cerr << "tuner-server: --token-file: " << token.status().message() << "\n";
+      return 2;
+    }
+    options.auth_token = *token;
+  }
   auto server = tuner::server::TunerServer::Start(options);
   if (!server.ok()) {
     std::cerr << "tuner-server: " << server.status().message() << "\n";

@@ -137,36 +137,37 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::StudyEvent> {
 grpc::ServerUnaryReactor* StudyServiceImpl::CreateStudy(grpc::CallbackServerContext* context,
                                                         const v1::CreateStudyRequest* request,
                                                         v1::CreateStudyResponse* response) {
-  return Forward(context, scheduler_, &Scheduler::CreateStudy, request, response);
+  return Forward(context, *auth_, scheduler_, &Scheduler::CreateStudy, request, response);
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::GetStudy(grpc::CallbackServerContext* context,
                                                      const v1::GetStudyRequest* request,
                                                      v1::Study* response) {
-  return Answer(context, scheduler_->GetStudy(request->study_id(), response));
+  return Guarded(context, *auth_, [&] { return scheduler_->GetStudy(request->study_id(), response); });
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::ListStudies(grpc::CallbackServerContext* context,
                                                         const v1::ListStudiesRequest* request,
                                                         v1::ListStudiesResponse* response) {
-  return Answer(context, scheduler_->ListStudies(response));
+  return Guarded(context, *auth_, [&] { return scheduler_->ListStudies(response); });
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::ListTrials(grpc::CallbackServerContext* context,
                                                        const v1::ListTrialsRequest* request,
                                                        v1::ListTrialsResponse* response) {
-  return Answer(context, scheduler_->ListTrials(*request, response));
+  return Guarded(context, *auth_, [&] { return scheduler_->ListTrials(*request, response); });
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::GetBestTrials(grpc::CallbackServerContext* context,
                                                           const v1::GetBestTrialsRequest* request,
                                                           v1::GetBestTrialsResponse* response) {
-  return Answer(context, scheduler_->GetBestTrials(*request, response));
+  return Guarded(context, *auth_, [&] { return scheduler_->GetBestTrials(*request, response); });
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::StopStudy(grpc::CallbackServerContext* context,
                                                       const v1::StopStudyRequest* request,
                                                       v1::Study* response) {
+  if (absl::Status s = auth_->Check(*context); !s.ok()) return Answer(context, s);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   scheduler_->StopStudy(request->study_id(), response,
                         [reactor](const absl::Status& s) { reactor->Finish(ToGrpc(s)); });
@@ -175,6 +176,9 @@ grpc::ServerUnaryReactor* StudyServiceImpl::StopStudy(grpc::CallbackServerContex
 
 grpc::ServerWriteReactor<v1::StudyEvent>* StudyServiceImpl::WatchStudy(
     grpc::CallbackServerContext* context, const v1::WatchStudyRequest* request) {
+  if (absl::Status s = auth_->Check(*context); !s.ok()) {
+    return new Refusal<grpc::ServerWriteReactor<v1::StudyEvent>>(s);
+  }
   return new WatchReactor(scheduler_, io_, request->study_id(), watch_interval_s_);
 }
 

@@ -5,16 +5,18 @@
 
 #include "boost/asio/io_context.hpp"
 #include "proto/tuner.grpc.pb.h"
+#include "tuner-server/auth.h"
 #include "tuner-server/scheduler.h"
 
 namespace tuner::server {
 
-// Thread-safe. Does not own the scheduler or the io_context (used for WatchStudy's refresh
+// Thread-safe. Does not own the scheduler, the authenticator or the io_context (used for WatchStudy's refresh
 // timer); both outlive the service.
 class StudyServiceImpl final : public v1::StudyService::CallbackService {
  public:
-  StudyServiceImpl(Scheduler* scheduler, boost::asio::io_context* io, double watch_interval_s)
-      : scheduler_(scheduler), io_(io), watch_interval_s_(watch_interval_s) {}
+  StudyServiceImpl(Scheduler* scheduler, const Authenticator* auth, boost::asio::io_context* io,
+                   double watch_interval_s)
+      : scheduler_(scheduler), auth_(auth), io_(io), watch_interval_s_(watch_interval_s) {}
 
   grpc::ServerUnaryReactor* CreateStudy(grpc::CallbackServerContext* context,
                                         const v1::CreateStudyRequest* request,
@@ -39,6 +41,7 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
 
  private:
   Scheduler* const scheduler_;
+  const Authenticator* const auth_;
   boost::asio::io_context* const io_;
   const double watch_interval_s_;
 };

@@ -42,15 +42,18 @@ absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOpti
                                                    server->reader_.get());
   if (auto s = server->scheduler_->Load(*snapshot, *checkpoints); !s.ok()) return s;
 
+  auto credentials = MakeServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
+  server->auth_ = std::make_unique<Authenticator>(options.auth_token);
   server->study_service_ = std::make_unique<StudyServiceImpl>(
-      server->scheduler_.get(), &server->io_, options.watch_interval_seconds);
-  server->worker_service_ =
-      std::make_unique<WorkerServiceImpl>(server->scheduler_.get(), server->checkpoints_.get());
+      server->scheduler_.get(), server->auth_.get(), &server->io_, options.watch_interval_seconds);
+  server->worker_service_ = std::make_unique<WorkerServiceImpl>(
+      server->scheduler_.get(), server->auth_.get(), server->checkpoints_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
   builder.RegisterService(server->study_service_.get());
   builder.RegisterService(server->worker_service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
@@ -66,8 +69,14 @@ absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOpti
   server->tick_ = std::make_unique<boost::asio::steady_timer>(server->io_);
   server->ArmTick();
   server->io_thread_ = std::thread([s = server.get()] { s->io_.run(); });
-  spdlog::info("tuner-server listening on {} (db {}, checkpoints in {})", server->address(),
+  spdlog::info("tuner-server listening on {} ({}{}; db {}, checkpoints in {})",
+               server->address(), options.tls.cert.empty() ? "plaintext" : "TLS",
+               options.tls.client_ca.empty() ? "" : " with client certificates",
                options.db_path, checkpoint_dir);
+  if (!server->auth_->enabled()) {
+    spdlog::warn("no auth token configured: anyone who reaches {} can use this server",
+                 server->address());
+  }
   return server;
 }
 

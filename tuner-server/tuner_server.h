@@ -16,6 +16,7 @@
 #include "grpcpp/server.h"
 #include "storage/database.h"
 #include "storage/group_committer.h"
+#include "tuner-server/auth.h"
 #include "tuner-server/checkpoint_store.h"
 #include "tuner-server/scheduler.h"
 #include "tuner-server/study_service.h"
@@ -33,6 +34,8 @@ struct ServerOptions {
   double watch_interval_seconds = 0.5;
   int64_t max_checkpoint_bytes = int64_t{8} << 30;
   int max_message_bytes = 16 << 20;
+  std::string auth_token;              // empty: no token required
+  TlsFiles tls;                        // empty: plaintext
 };
 
 // Thread-safe: Shutdown may be called from any thread (a signal handler's Asio callback).
@@ -62,6 +65,7 @@ class TunerServer {
   std::unique_ptr<storage::GroupCommitter> committer_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<StudyServiceImpl> study_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -200,46 +200,52 @@ class DownloadReactor : public grpc::ServerWriteReactor<v1::CheckpointChunk> {
 grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
     grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
     v1::RegisterWorkerResponse* response) {
-  return Forward(context, scheduler_, &Scheduler::RegisterWorker, request, response);
+  return Forward(context, *auth_, scheduler_, &Scheduler::RegisterWorker, request, response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerContext* context,
                                                           const v1::AcquireTrialRequest* request,
                                                           v1::AcquireTrialResponse* response) {
-  return Forward(context, scheduler_, &Scheduler::AcquireTrial, request, response);
+  return Forward(context, *auth_, scheduler_, &Scheduler::AcquireTrial, request, response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerContext* context,
                                                        const v1::HeartbeatRequest* request,
                                                        v1::HeartbeatResponse* response) {
-  return Forward(context, scheduler_, &Scheduler::Heartbeat, request, response);
+  return Forward(context, *auth_, scheduler_, &Scheduler::Heartbeat, request, response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::ReportIntermediate(
     grpc::CallbackServerContext* context, const v1::ReportIntermediateRequest* request,
     v1::ReportIntermediateResponse* response) {
-  return Forward(context, scheduler_, &Scheduler::ReportIntermediate, request, response);
+  return Forward(context, *auth_, scheduler_, &Scheduler::ReportIntermediate, request, response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerContext* context,
                                                            const v1::CompleteTrialRequest* request,
                                                            v1::CompleteTrialResponse* response) {
-  return Forward(context, scheduler_, &Scheduler::CompleteTrial, request, response);
+  return Forward(context, *auth_, scheduler_, &Scheduler::CompleteTrial, request, response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
                                                        const v1::FailTrialRequest* request,
                                                        v1::FailTrialResponse* response) {
-  return Forward(context, scheduler_, &Scheduler::FailTrial, request, response);
+  return Forward(context, *auth_, scheduler_, &Scheduler::FailTrial, request, response);
 }
 
 grpc::ServerReadReactor<v1::CheckpointChunk>* WorkerServiceImpl::UploadCheckpoint(
     grpc::CallbackServerContext* context, v1::UploadCheckpointResponse* response) {
+  if (absl::Status s = auth_->Check(*context); !s.ok()) {
+    return new Refusal<grpc::ServerReadReactor<v1::CheckpointChunk>>(s);
+  }
   return new UploadReactor(scheduler_, store_, response);
 }
 
 grpc::ServerWriteReactor<v1::CheckpointChunk>* WorkerServiceImpl::DownloadCheckpoint(
     grpc::CallbackServerContext* context, const v1::DownloadCheckpointRequest* request) {
+  if (absl::Status s = auth_->Check(*context); !s.ok()) {
+    return new Refusal<grpc::ServerWriteReactor<v1::CheckpointChunk>>(s);
+  }
   return new DownloadReactor(scheduler_, store_, *request);
 }
 

@@ -5,15 +5,16 @@
 
 #include "proto/tuner.grpc.pb.h"
 #include "tuner-server/checkpoint_store.h"
+#include "tuner-server/auth.h"
 #include "tuner-server/scheduler.h"
 
 namespace tuner::server {
 
-// Thread-safe. Does not own the scheduler or the store; both outlive the service.
+// Thread-safe. Does not own the scheduler, the authenticator or the store; both outlive the service.
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
-  WorkerServiceImpl(Scheduler* scheduler, CheckpointStore* store)
-      : scheduler_(scheduler), store_(store) {}
+  WorkerServiceImpl(Scheduler* scheduler, const Authenticator* auth, CheckpointStore* store)
+      : scheduler_(scheduler), auth_(auth), store_(store) {}
 
   grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* context,
                                            const v1::RegisterWorkerRequest* request,
@@ -40,6 +41,7 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
 
  private:
   Scheduler* const scheduler_;
+  const Authenticator* const auth_;
   CheckpointStore* const store_;
 };
 

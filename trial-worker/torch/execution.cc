@@ -1,0 +1,345 @@
+#include "trial-worker/torch/execution.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace tuner::worker::torchtrainer {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// Beta(alpha, alpha) from two gammas.
+double SampleBeta(double alpha, std::mt19937_64& rng) {
+  std::gamma_distribution<double> gamma(alpha, 1.0);
+  const double a = gamma(rng), b = gamma(rng);
+  return a + b > 0 ? a / (a + b) : 0.5;
+}
+
+}  // namespace
+
+Execution::Execution(const ExecutionSetup& setup, uint64_t seed)
+    : config_(*setup.config),
+      device_(setup.device),
+      amp_(setup.amp),
+      maximize_(setup.maximize),
+      schedule_epochs_(std::max(1, setup.schedule_epochs)),
+      backbone_(setup.backbone) {
+  torch::manual_seed(seed);
+  head_ = TransferHead(setup.feature_dim, config_.units, config_.dropout, setup.num_classes);
+  head_->to(device_);
+  std::vector<torch::Tensor> backbone_params;
+  if (backbone_) {
+    backbone_->to(device_);
+    std::vector<std::shared_ptr<torch::nn::Module>> stages = backbone_->Stages();
+    const bool all = !config_.backbone.freeze ||
+                     config_.backbone.unfreeze_stages >= static_cast<int>(stages.size());
+    for (auto& p : backbone_->parameters()) p.set_requires_grad(all);
+    if (all) {
+      backbone_params = backbone_->parameters();
+    } else {
+      frozen_.push_back(backbone_);
+      for (size_t i = stages.size() - config_.backbone.unfreeze_stages; i < stages.size(); ++i) {
+        for (auto& p : stages[i]->parameters()) {
+          p.set_requires_grad(true);
+          backbone_params.push_back(p);
+        }
+        trainable_stages_.push_back(stages[i]);
+      }
+    }
+    if (device_.is_cuda()) {
+      // channels_last convolutions are faster with cuDNN (and under AMP, tensor cores).
+      torch::NoGradGuard no_grad;
+      for (auto& p : backbone_->parameters()) {
+        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+      }
+    }
+  }
+  const double lr = config_.learning_rate;
+  const double wd = config_.weight_decay;
+  const double backbone_lr = lr * config_.backbone.lr_scale;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  const auto options = [&](double group_lr) -> std::unique_ptr<torch::optim::OptimizerOptions> {
+    if (config_.optimizer == "sgd") {
+      return std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(group_lr)
+                                                            .momentum(config_.momentum)
+                                                            .nesterov(config_.nesterov)
+                                                            .weight_decay(wd));
+    }
+    if (config_.optimizer == "rmsprop") {
+      // Keras' RMSprop defaults (rho 0.9, epsilon 1e-7): the seed study's optimizer.
+      return std::make_unique<torch::optim::RMSpropOptions>(
+          torch::optim::RMSpropOptions(group_lr).alpha(0.9).eps(1e-7).weight_decay(wd));
+    }
+    return std::make_unique<torch::optim::AdamOptions>(
+        torch::optim::AdamOptions(group_lr).eps(1e-7).weight_decay(wd));
+  };
+  groups.emplace_back(head_->parameters(), options(lr));
+  group_base_lr_.push_back(lr);
+  if (!backbone_params.empty()) {
+    groups.emplace_back(backbone_params, options(backbone_lr));
+    group_base_lr_.push_back(backbone_lr);
+  }
+  if (config_.optimizer == "sgd") {
+    optimizer_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(lr));
+  } else if (config_.optimizer == "rmsprop") {
+    optimizer_ = std::make_unique<torch::optim::RMSprop>(groups, torch::optim::RMSpropOptions(lr));
+  } else {
+    optimizer_ = std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(lr));
+  }
+  lr_ = lr;
+  plateau_best_ = best_value_ = maximize_ ? -INFINITY : INFINITY;
+}
+
+void Execution::SetTraining(bool training) {
+  head_->train(training);
+  if (!backbone_) return;
+  backbone_->train(training && frozen_.empty());
+  // A frozen part keeps its batch norm statistics: eval mode even while training.
+  for (auto& stage : trainable_stages_) stage->train(training);
+}
+
+void Execution::SetLearningRate(double factor) {
+  auto& groups = optimizer_->param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    groups[i].options().set_lr(group_base_lr_[i] * factor);
+  }
+  lr_ = group_base_lr_[0] * factor;
+}
+
+void Execution::BeginEpoch(int epoch) {
+  double factor = plateau_factor_;
+  if (config_.cosine) {
+    const int warmup = config_.warmup_epochs;
+    const int total = config_.cosine_epochs > 0 ? config_.cosine_epochs : schedule_epochs_;
+    if (epoch <= warmup) {
+      factor = static_cast<double>(epoch) / warmup;
+    } else {
+      const double progress =
+          std::clamp(static_cast<double>(epoch - warmup - 1) / std::max(1, total - warmup), 0.0, 1.0);
+      factor = 0.5 * (1 + std::cos(kPi * progress));
+    }
+  }
+  if (config_.reduce_lr) {
+    factor = std::max(factor, config_.min_lr / std::max(1e-300, group_base_lr_[0]));
+  }
+  SetLearningRate(factor);
+}
+
+torch::Tensor Execution::Forward(const torch::Tensor& inputs) {
+  if (!backbone_) return head_->forward(inputs);
+  torch::Tensor x = inputs;
+  if (device_.is_cuda()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  return head_->forward(backbone_->Features(x));
+}
+
+double Execution::TrainStep(const torch::Tensor& inputs, const torch::Tensor& labels,
+                            std::mt19937_64& rng) {
+  torch::Tensor x = inputs.to(device_, /*non_blocking=*/true);
+  torch::Tensor y = labels.to(device_, /*non_blocking=*/true);
+  const auto ce = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+      config_.label_smoothing);
+  optimizer_->zero_grad();
+  torch::Tensor loss;
+  {
+    at::autocast::set_enabled(amp_);
+    torch::Tensor logits;
+    if (config_.augmentation.mixup > 0) {
+      const double lam = SampleBeta(config_.augmentation.mixup, rng);
+      std::vector<int64_t> order(static_cast<size_t>(x.size(0)));
+      for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+      std::shuffle(order.begin(), order.end(), rng);
+      torch::Tensor perm = torch::tensor(order, torch::kInt64).to(device_);
+      logits = Forward(x * lam + x.index_select(0, perm) * (1 - lam)).to(torch::kFloat);
+      loss = lam * torch::nn::functional::cross_entropy(logits, y, ce) +
+             (1 - lam) * torch::nn::functional::cross_entropy(logits, y.index_select(0, perm), ce);
+    } else {
+      logits = Forward(x).to(torch::kFloat);
+      loss = torch::nn::functional::cross_entropy(logits, y, ce);
+    }
+    at::autocast::set_enabled(false);
+  }
+  const double value = loss.item<double>();
+  if (!std::isfinite(value)) return value;
+  if (!amp_) {
+    loss.backward();
+    optimizer_->step();
+    return value;
+  }
+  // Dynamic loss scaling for float16 gradients (what GradScaler does in python).
+  (loss * loss_scale_).backward();
+  bool finite = true;
+  for (auto& group : optimizer_->param_groups()) {
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      p.mutable_grad().div_(loss_scale_);
+      finite = finite && torch::isfinite(p.grad()).all().item<bool>();
+    }
+  }
+  if (finite) {
+    optimizer_->step();
+  } else {
+    loss_scale_ = std::max(1.0, loss_scale_ / 2);
+  }
+  return value;
+}
+
+void Execution::EvalBatch(const torch::Tensor& inputs, const torch::Tensor& labels,
+                          double* loss_sum, int64_t* correct) {
+  torch::NoGradGuard no_grad;
+  at::autocast::set_enabled(amp_);
+  torch::Tensor logits = Forward(inputs.to(device_)).to(torch::kFloat);
+  at::autocast::set_enabled(false);
+  torch::Tensor y = labels.to(device_);
+  *loss_sum += torch::nn::functional::cross_entropy(
+                   logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                   .item<double>();
+  *correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+}
+
+std::vector<torch::Tensor> Execution::TrainableState() {
+  std::vector<torch::Tensor> out;
+  for (auto& t : head_->parameters()) out.push_back(t);
+  for (auto& t : head_->buffers()) out.push_back(t);
+  if (backbone_) {
+    for (auto& t : backbone_->parameters()) out.push_back(t);
+    for (auto& t : backbone_->buffers()) out.push_back(t);
+  }
+  return out;
+}
+
+void Execution::EndEpoch(int epoch, double value, const std::map<std::string, double>& metrics) {
+  epochs_done_ = epoch;
+  last_value_ = value;
+  last_metrics_ = metrics;
+  if (config_.reduce_lr) {
+    if (Better(value, plateau_best_)) {
+      plateau_best_ = value;
+      plateau_wait_ = 0;
+    } else if (++plateau_wait_ >= config_.reduce_lr_patience) {
+      plateau_factor_ *= config_.reduce_lr_factor;
+      plateau_wait_ = 0;
+    }
+  }
+  if (Better(value, best_value_) || best_epoch_ == 0) {
+    best_value_ = value;
+    best_epoch_ = epoch;
+    best_metrics_ = metrics;
+    stop_wait_ = 0;
+    if (config_.early_stopping && config_.restore_best) {
+      torch::NoGradGuard no_grad;
+      best_state_.clear();
+      for (const torch::Tensor& t : TrainableState()) best_state_.push_back(t.detach().clone());
+    }
+  } else if (config_.early_stopping && ++stop_wait_ >= config_.early_stopping_patience) {
+    done_ = true;
+    if (config_.restore_best && !best_state_.empty()) {
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> state = TrainableState();
+      for (size_t i = 0; i < state.size() && i < best_state_.size(); ++i) {
+        state[i].copy_(best_state_[i]);
+      }
+    }
+  }
+}
+
+double Execution::Objective() const {
+  const bool best = config_.early_stopping && config_.restore_best && best_epoch_ > 0;
+  return best ? best_value_ : last_value_;
+}
+
+const std::map<std::string, double>& Execution::ObjectiveMetrics() const {
+  return config_.early_stopping && config_.restore_best && best_epoch_ > 0 ? best_metrics_
+                                                                            : last_metrics_;
+}
+
+void Execution::Save(torch::serialize::OutputArchive& archive) {
+  const nlohmann::json state = {
+      {"lr", lr_},
+      {"last_value", last_value_},
+      {"plateau_factor", plateau_factor_},
+      {"plateau_best", plateau_best_},
+      {"plateau_wait", plateau_wait_},
+      {"best_value", best_value_},
+      {"best_epoch", best_epoch_},
+      {"stop_wait", stop_wait_},
+      {"done", done_},
+      {"epochs_done", epochs_done_},
+      {"loss_scale", loss_scale_},
+      {"last_metrics", last_metrics_},
+      {"best_metrics", best_metrics_},
+      {"has_backbone", backbone_ != nullptr},
+      {"best_state", best_state_.size()}};
+  archive.write("state", c10::IValue(state.dump()));
+  torch::serialize::OutputArchive head, optimizer, best;
+  head_->save(head);
+  archive.write("head", head);
+  if (backbone_) {
+    torch::serialize::OutputArchive backbone;
+    backbone_->save(backbone);
+    archive.write("backbone", backbone);
+  }
+  optimizer_->save(optimizer);
+  archive.write("optimizer", optimizer);
+  for (size_t i = 0; i < best_state_.size(); ++i) best.write(std::to_string(i), best_state_[i]);
+  archive.write("best", best);
+}
+
+absl::Status Execution::Load(torch::serialize::InputArchive& archive) {
+  try {
+    c10::IValue text;
+    archive.read("state", text);
+    const nlohmann::json state = nlohmann::json::parse(text.toStringRef());
+    if (state.at("has_backbone").get<bool>() != (backbone_ != nullptr)) {
+      return absl::FailedPreconditionError(
+          "resume checkpoint: its backbone was trained differently (freeze / unfreeze_stages "
+          "changed?)");
+    }
+    torch::serialize::InputArchive head, optimizer, best;
+    archive.read("head", head);
+    head_->load(head);
+    if (backbone_) {
+      torch::serialize::InputArchive backbone;
+      archive.read("backbone", backbone);
+      backbone_->load(backbone);
+    }
+    archive.read("optimizer", optimizer);
+    optimizer_->load(optimizer);
+    lr_ = state.at("lr").get<double>();
+    last_value_ = state.at("last_value").get<double>();
+    plateau_factor_ = state.at("plateau_factor").get<double>();
+    plateau_best_ = state.at("plateau_best").get<double>();
+    plateau_wait_ = state.at("plateau_wait").get<int>();
+    best_value_ = state.at("best_value").get<double>();
+    best_epoch_ = state.at("best_epoch").get<int>();
+    stop_wait_ = state.at("stop_wait").get<int>();
+    done_ = state.at("done").get<bool>();
+    epochs_done_ = state.at("epochs_done").get<int>();
+    loss_scale_ = state.at("loss_scale").get<double>();
+    last_metrics_ = state.at("last_metrics").get<std::map<std::string, double>>();
+    best_metrics_ = state.at("best_metrics").get<std::map<std::string, double>>();
+    archive.read("best", best);
+    best_state_.clear();
+    const size_t n = state.at("best_state").get<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      torch::Tensor t;
+      best.read(std::to_string(i), t);
+      best_state_.push_back(t.to(device_));
+    }
+    head_->to(device_);
+    if (backbone_) backbone_->to(device_);
+  } catch (const c10::Error& e) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "resume checkpoint does not fit this trial: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("resume checkpoint does not fit this trial: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tuner::worker::torchtrainer

@@ -1,0 +1,102 @@
+// Execution: one of a trial's executions_per_trial runs (its own seed): the head (and, when
+// it trains, its own backbone), the optimizer, the learning-rate schedule and the early
+// stopping state, with checkpoint save / load so a promoted Hyperband trial continues.
+#ifndef TUNER_TRIAL_WORKER_TORCH_EXECUTION_H_
+#define TUNER_TRIAL_WORKER_TORCH_EXECUTION_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "absl/status/status.h"
+#include "trial-worker/torch/backbone.h"
+#include "trial-worker/torch/trainer_config.h"
+#include "trial-worker/torch/transfer_head.h"
+
+namespace tuner::worker::torchtrainer {
+
+struct ExecutionSetup {
+  const TorchTrainerConfig* config = nullptr;  // outlives the execution
+  int64_t feature_dim = 0;
+  int64_t num_classes = 0;
+  // This execution's trainable backbone; null when the backbone is frozen and the inputs
+  // are its features.
+  std::shared_ptr<BackboneImpl> backbone;
+  torch::Device device = torch::kCPU;
+  bool amp = false;         // CUDA only: autocast + dynamic loss scaling
+  bool maximize = true;     // direction of the objective (early stopping, plateau)
+  int schedule_epochs = 1;  // cosine horizon
+};
+
+// Thread-compatible.
+class Execution {
+ public:
+  // Seeds torch's generator with `seed` before building the head.
+  Execution(const ExecutionSetup& setup, uint64_t seed);
+
+  void SetTraining(bool training);
+  // Sets the learning rate for `epoch` (1-based): cosine / warm-up, times the plateau factor.
+  void BeginEpoch(int epoch);
+  // One optimisation step on a batch; returns its mean loss (NaN / inf are returned as is).
+  double TrainStep(const torch::Tensor& inputs, const torch::Tensor& labels, std::mt19937_64& rng);
+  // Adds the batch's summed loss and correct predictions (eval mode, no grad).
+  void EvalBatch(const torch::Tensor& inputs, const torch::Tensor& labels, double* loss_sum,
+                 int64_t* correct);
+  // Records epoch `epoch`'s objective and metrics; updates plateau and early stopping. When
+  // early stopping ends the execution, restores the best weights (restore_best).
+  void EndEpoch(int epoch, double value, const std::map<std::string, double>& metrics);
+
+  bool done() const { return done_; }
+  int epochs_done() const { return epochs_done_; }
+  double lr() const { return lr_; }
+  // Best epoch's value when early stopping restores the best weights, else the last epoch's.
+  double Objective() const;
+  const std::map<std::string, double>& ObjectiveMetrics() const;
+
+  void Save(torch::serialize::OutputArchive& archive);
+  // INVALID_ARGUMENT / FAILED_PRECONDITION when the archive does not fit this execution.
+  absl::Status Load(torch::serialize::InputArchive& archive);
+
+ private:
+  bool Better(double a, double b) const { return maximize_ ? a > b : a < b; }
+  std::vector<torch::Tensor> TrainableState();
+  torch::Tensor Forward(const torch::Tensor& inputs);
+  void SetLearningRate(double lr);
+
+  // Constant after construction.
+  const TorchTrainerConfig& config_;
+  const torch::Device device_;
+  const bool amp_;
+  const bool maximize_;
+  const int schedule_epochs_;
+  std::shared_ptr<BackboneImpl> backbone_;                   // null: inputs are features
+  std::vector<std::shared_ptr<torch::nn::Module>> frozen_;   // non-empty: backbone partly frozen
+  std::vector<std::shared_ptr<torch::nn::Module>> trainable_stages_;  // when partly frozen
+  TransferHead head_{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<double> group_base_lr_;                        // per param group
+
+  // Training state (saved in checkpoints).
+  double lr_ = 0;                 // head learning rate this epoch
+  double last_value_ = 0;         // objective of the last epoch
+  double plateau_factor_ = 1;     // ReduceLROnPlateau's accumulated factor
+  double plateau_best_ = 0;
+  int plateau_wait_ = 0;
+  double best_value_ = 0;
+  int best_epoch_ = 0;
+  int stop_wait_ = 0;
+  bool done_ = false;
+  int epochs_done_ = 0;
+  double loss_scale_ = 65536;     // AMP only
+  std::map<std::string, double> last_metrics_, best_metrics_;
+  std::vector<torch::Tensor> best_state_;  // trainable weights at best_epoch_ (restore_best)
+};
+
+}  // namespace tuner::worker::torchtrainer
+
+#endif  // TUNER_TRIAL_WORKER_TORCH_EXECUTION_H_

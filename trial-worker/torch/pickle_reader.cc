@@ -1,0 +1,434 @@
+#include "trial-worker/torch/pickle_reader.h"
+
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+
+namespace tuner::worker::torchtrainer {
+namespace {
+
+PickleRef Make(PickleValue::Kind kind) {
+  auto value = std::make_shared<PickleValue>();
+  value->kind = kind;
+  return value;
+}
+
+PickleRef MakeInt(int64_t v) {
+  PickleRef value = Make(PickleValue::Kind::kInt);
+  value->int_value = v;
+  return value;
+}
+
+PickleRef MakeString(std::string text) {
+  PickleRef value = Make(PickleValue::Kind::kString);
+  value->text = std::move(text);
+  return value;
+}
+
+// Reads an int tuple (sizes, strides).
+std::optional<std::vector<int64_t>> IntTuple(const PickleValue& v) {
+  if (v.kind != PickleValue::Kind::kTuple && v.kind != PickleValue::Kind::kList) {
+    return std::nullopt;
+  }
+  std::vector<int64_t> out;
+  for (const PickleRef& item : v.items) {
+    if (item->kind != PickleValue::Kind::kInt) return std::nullopt;
+    out.push_back(item->int_value);
+  }
+  return out;
+}
+
+// The interpreter's state. Errors carry the byte offset of the opcode.
+class Machine {
+ public:
+  Machine(std::string_view data, const PersistentLoader& load) : data_(data), load_(load) {}
+
+  absl::StatusOr<PickleRef> Run() {
+    while (pos_ < data_.size()) {
+      const size_t at = pos_;
+      const uint8_t op = static_cast<uint8_t>(data_[pos_++]);
+      if (op == '.') {  // STOP
+        if (stack_.empty()) return Error(at, "STOP with an empty stack");
+        return stack_.back();
+      }
+      absl::Status s = Step(op, at);
+      if (!s.ok()) return s;
+    }
+    return absl::InvalidArgumentError("pickle ends before STOP (truncated)");
+  }
+
+ private:
+  absl::Status Error(size_t at, const std::string& what) const {
+    return absl::InvalidArgumentError(absl::StrCat("pickle offset ", at, ": ", what));
+  }
+
+  bool Take(size_t n, std::string_view* out) {
+    if (data_.size() - pos_ < n) return false;
+    *out = data_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+
+  template <typename T>
+  bool TakeLittle(T* out) {
+    std::string_view bytes;
+    if (!Take(sizeof(T), &bytes)) return false;
+    std::memcpy(out, bytes.data(), sizeof(T));  // x86-64 and aarch64 are little-endian
+    return true;
+  }
+
+  bool TakeLine(std::string* out) {
+    const size_t end = data_.find('\n', pos_);
+    if (end == std::string_view::npos) return false;
+    *out = std::string(data_.substr(pos_, end - pos_));
+    pos_ = end + 1;
+    return true;
+  }
+
+  absl::StatusOr<PickleRef> Pop(size_t at) {
+    if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) {
+      return Error(at, "stack underflow");
+    }
+    PickleRef v = stack_.back();
+    stack_.pop_back();
+    return v;
+  }
+
+  // The items above the last MARK, removed from the stack along with the mark.
+  absl::StatusOr<std::vector<PickleRef>> PopMark(size_t at) {
+    if (marks_.empty()) return Error(at, "no MARK on the stack");
+    const size_t mark = marks_.back();
+    marks_.pop_back();
+    std::vector<PickleRef> items(stack_.begin() + mark, stack_.end());
+    stack_.resize(mark);
+    return items;
+  }
+
+  absl::Status Memo(size_t at, uint32_t index) {
+    if (stack_.empty()) return Error(at, "PUT with an empty stack");
+    memo_[index] = stack_.back();
+    return absl::OkStatus();
+  }
+
+  absl::Status Get(size_t at, uint32_t index) {
+    auto it = memo_.find(index);
+    if (it == memo_.end()) return Error(at, absl::StrCat("GET of unknown memo ", index));
+    stack_.push_back(it->second);
+    return absl::OkStatus();
+  }
+
+  absl::Status Global(size_t at, const std::string& module, const std::string& name) {
+    const std::string full = module + "." + name;
+    static const char* const kKnown[] = {"collections.OrderedDict",
+                                         "torch._utils._rebuild_tensor_v2",
+                                         "torch._utils._rebuild_parameter",
+                                         "builtins.dict"};
+    bool known = StorageDtype(full).has_value();
+    for (const char* k : kKnown) known = known || full == k;
+    if (!known) return Error(at, absl::StrCat("unsupported global ", full));
+    PickleRef g = Make(PickleValue::Kind::kGlobal);
+    g->text = full;
+    stack_.push_back(g);
+    return absl::OkStatus();
+  }
+
+  absl::Status Reduce(size_t at) {
+    absl::StatusOr<PickleRef> args = Pop(at);
+    if (!args.ok()) return args.status();
+    absl::StatusOr<PickleRef> func = Pop(at);
+    if (!func.ok()) return func.status();
+    if ((*func)->kind != PickleValue::Kind::kGlobal || (*args)->kind != PickleValue::Kind::kTuple) {
+      return Error(at, "REDUCE needs a global and an argument tuple");
+    }
+    const std::string& f = (*func)->text;
+    const std::vector<PickleRef>& a = (*args)->items;
+    if (f == "collections.OrderedDict" || f == "builtins.dict") {
+      stack_.push_back(Make(PickleValue::Kind::kDict));
+      return absl::OkStatus();
+    }
+    if (f == "torch._utils._rebuild_parameter") {
+      if (a.empty() || a[0]->kind != PickleValue::Kind::kTensor) {
+        return Error(at, "_rebuild_parameter without a tensor");
+      }
+      stack_.push_back(a[0]);
+      return absl::OkStatus();
+    }
+    if (f == "torch._utils._rebuild_tensor_v2") {
+      if (a.size() < 4 || a[0]->kind != PickleValue::Kind::kTensor ||
+          a[1]->kind != PickleValue::Kind::kInt) {
+        return Error(at, "_rebuild_tensor_v2 with unexpected arguments");
+      }
+      std::optional<std::vector<int64_t>> size = IntTuple(*a[2]);
+      std::optional<std::vector<int64_t>> stride = IntTuple(*a[3]);
+      if (!size || !stride || size->size() != stride->size()) {
+        return Error(at, "_rebuild_tensor_v2 with malformed size or stride");
+      }
+      const torch::Tensor& storage = a[0]->tensor;
+      const int64_t offset = a[1]->int_value;
+      // The furthest element the view touches must lie inside the storage.
+      int64_t last = offset;
+      bool empty = false;
+      for (size_t d = 0; d < size->size(); ++d) {
+        if ((*size)[d] == 0) empty = true;
+        if ((*size)[d] < 0 || (*stride)[d] < 0) return Error(at, "negative size or stride");
+        last += ((*size)[d] - 1) * (*stride)[d];
+      }
+      if (!empty && (offset < 0 || last >= storage.numel())) {
+        return Error(at, "tensor view exceeds its storage (truncated file?)");
+      }
+      PickleRef t = Make(PickleValue::Kind::kTensor);
+      t->tensor = empty ? torch::empty(*size, storage.options())
+                        : storage.as_strided(*size, *stride, offset);
+      stack_.push_back(t);
+      return absl::OkStatus();
+    }
+    return Error(at, absl::StrCat("cannot call ", f));
+  }
+
+  absl::Status SetItems(size_t at, std::vector<PickleRef> items) {
+    if (items.size() % 2 != 0) return Error(at, "SETITEMS with an odd number of items");
+    if (stack_.empty() || stack_.back()->kind != PickleValue::Kind::kDict) {
+      return Error(at, "SETITEM(S) on something that is not a dict");
+    }
+    for (size_t i = 0; i < items.size(); i += 2) {
+      stack_.back()->entries.emplace_back(items[i], items[i + 1]);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Step(uint8_t op, size_t at) {
+    const auto truncated = [&] { return Error(at, "truncated operand"); };
+    switch (op) {
+      case 0x80: {  // PROTO
+        uint8_t v;
+        if (!TakeLittle(&v)) return truncated();
+        if (v > 5) return Error(at, absl::StrCat("pickle protocol ", v, " is not supported"));
+        return absl::OkStatus();
+      }
+      case 0x95: {  // FRAME
+        uint64_t n;
+        return TakeLittle(&n) ? absl::OkStatus() : truncated();
+      }
+      case 'c': {  // GLOBAL
+        std::string module, name;
+        if (!TakeLine(&module) || !TakeLine(&name)) return truncated();
+        return Global(at, module, name);
+      }
+      case 0x93: {  // STACK_GLOBAL
+        absl::StatusOr<PickleRef> name = Pop(at);
+        if (!name.ok()) return name.status();
+        absl::StatusOr<PickleRef> module = Pop(at);
+        if (!module.ok()) return module.status();
+        return Global(at, (*module)->text, (*name)->text);
+      }
+      case 'q': {
+        uint8_t i;
+        if (!TakeLittle(&i)) return truncated();
+        return Memo(at, i);
+      }
+      case 'r': {
+        uint32_t i;
+        if (!TakeLittle(&i)) return truncated();
+        return Memo(at, i);
+      }
+      case 0x94:  // MEMOIZE
+        return Memo(at, static_cast<uint32_t>(memo_.size()));
+      case 'h': {
+        uint8_t i;
+        if (!TakeLittle(&i)) return truncated();
+        return Get(at, i);
+      }
+      case 'j': {
+        uint32_t i;
+        if (!TakeLittle(&i)) return truncated();
+        return Get(at, i);
+      }
+      case '}':
+        stack_.push_back(Make(PickleValue::Kind::kDict));
+        return absl::OkStatus();
+      case ']':
+        stack_.push_back(Make(PickleValue::Kind::kList));
+        return absl::OkStatus();
+      case ')':
+        stack_.push_back(Make(PickleValue::Kind::kTuple));
+        return absl::OkStatus();
+      case '(':
+        marks_.push_back(stack_.size());
+        return absl::OkStatus();
+      case 't': {  // TUPLE
+        absl::StatusOr<std::vector<PickleRef>> items = PopMark(at);
+        if (!items.ok()) return items.status();
+        PickleRef t = Make(PickleValue::Kind::kTuple);
+        t->items = std::move(*items);
+        stack_.push_back(t);
+        return absl::OkStatus();
+      }
+      case 0x85:
+      case 0x86:
+      case 0x87: {  // TUPLE1..3
+        const size_t n = op - 0x84;
+        PickleRef t = Make(PickleValue::Kind::kTuple);
+        t->items.resize(n);
+        for (size_t i = n; i-- > 0;) {
+          absl::StatusOr<PickleRef> v = Pop(at);
+          if (!v.ok()) return v.status();
+          t->items[i] = *v;
+        }
+        stack_.push_back(t);
+        return absl::OkStatus();
+      }
+      case 'X': {  // BINUNICODE
+        uint32_t n;
+        std::string_view s;
+        if (!TakeLittle(&n) || !Take(n, &s)) return truncated();
+        stack_.push_back(MakeString(std::string(s)));
+        return absl::OkStatus();
+      }
+      case 0x8c:  // SHORT_BINUNICODE
+      case 'U':   // SHORT_BINSTRING
+      case 'C': { // SHORT_BINBYTES
+        uint8_t n;
+        std::string_view s;
+        if (!TakeLittle(&n) || !Take(n, &s)) return truncated();
+        stack_.push_back(MakeString(std::string(s)));
+        return absl::OkStatus();
+      }
+      case 'T':    // BINSTRING
+      case 'B': {  // BINBYTES
+        uint32_t n;
+        std::string_view s;
+        if (!TakeLittle(&n) || !Take(n, &s)) return truncated();
+        stack_.push_back(MakeString(std::string(s)));
+        return absl::OkStatus();
+      }
+      case 'J': {
+        int32_t v;
+        if (!TakeLittle(&v)) return truncated();
+        stack_.push_back(MakeInt(v));
+        return absl::OkStatus();
+      }
+      case 'K': {
+        uint8_t v;
+        if (!TakeLittle(&v)) return truncated();
+        stack_.push_back(MakeInt(v));
+        return absl::OkStatus();
+      }
+      case 'M': {
+        uint16_t v;
+        if (!TakeLittle(&v)) return truncated();
+        stack_.push_back(MakeInt(v));
+        return absl::OkStatus();
+      }
+      case 0x8a: {  // LONG1: little-endian two's complement of n bytes
+        uint8_t n;
+        std::string_view s;
+        if (!TakeLittle(&n) || !Take(n, &s)) return truncated();
+        if (n > 8) return Error(at, "integer wider than 64 bits");
+        uint64_t v = 0;
+        for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[i])) << (8 * i);
+        if (n > 0 && n < 8 && (static_cast<uint8_t>(s[n - 1]) & 0x80)) v |= ~0ull << (8 * n);
+        stack_.push_back(MakeInt(static_cast<int64_t>(v)));
+        return absl::OkStatus();
+      }
+      case 'G': {  // BINFLOAT, big-endian
+        std::string_view s;
+        if (!Take(8, &s)) return truncated();
+        uint64_t bits = 0;
+        for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<uint8_t>(s[i]);
+        PickleRef f = Make(PickleValue::Kind::kFloat);
+        std::memcpy(&f->float_value, &bits, 8);
+        stack_.push_back(f);
+        return absl::OkStatus();
+      }
+      case 'N':
+        stack_.push_back(Make(PickleValue::Kind::kNone));
+        return absl::OkStatus();
+      case 0x88:
+      case 0x89: {
+        PickleRef b = Make(PickleValue::Kind::kBool);
+        b->int_value = op == 0x88;
+        stack_.push_back(b);
+        return absl::OkStatus();
+      }
+      case 'Q': {  // BINPERSID
+        absl::StatusOr<PickleRef> pid = Pop(at);
+        if (!pid.ok()) return pid.status();
+        absl::StatusOr<PickleRef> storage = load_(**pid);
+        if (!storage.ok()) return storage.status();
+        stack_.push_back(*storage);
+        return absl::OkStatus();
+      }
+      case 'R':
+        return Reduce(at);
+      case 'b': {  // BUILD: only the OrderedDict's _metadata state, which a state dict ignores
+        absl::StatusOr<PickleRef> state = Pop(at);
+        if (!state.ok()) return state.status();
+        if (stack_.empty()) return Error(at, "BUILD with nothing to build");
+        return absl::OkStatus();
+      }
+      case 's': {  // SETITEM
+        absl::StatusOr<PickleRef> value = Pop(at);
+        if (!value.ok()) return value.status();
+        absl::StatusOr<PickleRef> key = Pop(at);
+        if (!key.ok()) return key.status();
+        return SetItems(at, {*key, *value});
+      }
+      case 'u': {  // SETITEMS
+        absl::StatusOr<std::vector<PickleRef>> items = PopMark(at);
+        if (!items.ok()) return items.status();
+        return SetItems(at, std::move(*items));
+      }
+      case 'a': {  // APPEND
+        absl::StatusOr<PickleRef> value = Pop(at);
+        if (!value.ok()) return value.status();
+        if (stack_.empty() || stack_.back()->kind != PickleValue::Kind::kList) {
+          return Error(at, "APPEND to something that is not a list");
+        }
+        stack_.back()->items.push_back(*value);
+        return absl::OkStatus();
+      }
+      case 'e': {  // APPENDS
+        absl::StatusOr<std::vector<PickleRef>> items = PopMark(at);
+        if (!items.ok()) return items.status();
+        if (stack_.empty() || stack_.back()->kind != PickleValue::Kind::kList) {
+          return Error(at, "APPENDS to something that is not a list");
+        }
+        for (PickleRef& v : *items) stack_.back()->items.push_back(std::move(v));
+        return absl::OkStatus();
+      }
+      default:
+        return Error(at, absl::StrCat("unsupported opcode 0x", absl::Hex(op)));
+    }
+  }
+
+  std::string_view data_;
+  const PersistentLoader& load_;
+  size_t pos_ = 0;
+  std::vector<PickleRef> stack_;
+  std::vector<size_t> marks_;
+  std::map<uint32_t, PickleRef> memo_;
+};
+
+}  // namespace
+
+std::optional<torch::Dtype> StorageDtype(const std::string& global) {
+  static const std::pair<const char*, torch::Dtype> kTypes[] = {
+      {"torch.FloatStorage", torch::kFloat},   {"torch.DoubleStorage", torch::kDouble},
+      {"torch.HalfStorage", torch::kHalf},     {"torch.BFloat16Storage", torch::kBFloat16},
+      {"torch.LongStorage", torch::kLong},     {"torch.IntStorage", torch::kInt},
+      {"torch.ShortStorage", torch::kShort},   {"torch.CharStorage", torch::kChar},
+      {"torch.ByteStorage", torch::kByte},     {"torch.BoolStorage", torch::kBool}};
+  for (const auto& [name, dtype] : kTypes) {
+    if (global == name) return dtype;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<PickleRef> Unpickle(std::string_view data, const PersistentLoader& load) {
+  Machine machine(data, load);
+  return machine.Run();
+}
+
+}  // namespace tuner::worker::torchtrainer

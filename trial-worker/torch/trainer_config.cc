@@ -1,0 +1,276 @@
+#include "trial-worker/torch/trainer_config.h"
+
+#include <algorithm>
+#include <limits>
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "trial-worker/torch/backbone.h"
+
+namespace tuner::worker::torchtrainer {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Reads typed, range-checked values out of one JSON object; errors name "<path>.<key>".
+class Section {
+ public:
+  Section(const nlohmann::json* object, std::string path)
+      : object_(object), path_(std::move(path)) {}
+
+  absl::Status CheckKeys(const std::vector<std::string>& allowed) const {
+    if (object_ == nullptr) return absl::OkStatus();
+    if (!object_->is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": must be a mapping"));
+    }
+    for (const auto& item : object_->items()) {
+      if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(path_, ".", item.key(),
+                                                       ": unknown key (allowed: ",
+                                                       absl::StrJoin(allowed, ", "), ")"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  const nlohmann::json* Find(const std::string& key) const {
+    if (object_ == nullptr || !object_->is_object()) return nullptr;
+    auto it = object_->find(key);
+    return it == object_->end() || it->is_null() ? nullptr : &*it;
+  }
+
+  Section Child(const std::string& key) const { return Section(Find(key), Field(key)); }
+  bool Present(const std::string& key) const { return Find(key) != nullptr; }
+
+  absl::Status Number(const std::string& key, double min, double max, double* out) const {
+    const nlohmann::json* v = Find(key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_number() || !(v->get<double>() >= min) || !(v->get<double>() <= max)) {
+      return absl::InvalidArgumentError(absl::StrCat(Field(key), ": must be a number in [", min,
+                                                     ", ", max, "] (got ", v->dump(), ")"));
+    }
+    *out = v->get<double>();
+    return absl::OkStatus();
+  }
+
+  template <typename Int>
+  absl::Status Integer(const std::string& key, int64_t min, int64_t max, Int* out) const {
+    const nlohmann::json* v = Find(key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_number_integer() || v->get<int64_t>() < min || v->get<int64_t>() > max) {
+      return absl::InvalidArgumentError(absl::StrCat(Field(key), ": must be an integer in [",
+                                                     min, ", ", max, "] (got ", v->dump(), ")"));
+    }
+    *out = static_cast<Int>(v->get<int64_t>());
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const std::string& key, bool* out) const {
+    const nlohmann::json* v = Find(key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_boolean()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Field(key), ": must be true or false (got ", v->dump(), ")"));
+    }
+    *out = v->get<bool>();
+    return absl::OkStatus();
+  }
+
+  // A string; when `allowed` is non-empty it must be one of them.
+  absl::Status String(const std::string& key, const std::vector<std::string>& allowed,
+                      std::string* out) const {
+    const nlohmann::json* v = Find(key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_string() || (!allowed.empty() && std::find(allowed.begin(), allowed.end(),
+                                                          v->get<std::string>()) == allowed.end())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Field(key), ": ", allowed.empty() ? "must be a string" : "must be one of ",
+          absl::StrJoin(allowed, ", "), " (got ", v->dump(), ")"));
+    }
+    *out = v->get<std::string>();
+    return absl::OkStatus();
+  }
+
+  std::string Field(const std::string& key) const { return absl::StrCat(path_, ".", key); }
+
+ private:
+  const nlohmann::json* object_;
+  std::string path_;
+};
+
+#define TUNER_RETURN_IF_ERROR(expr)        \
+  do {                                     \
+    if (absl::Status s_ = (expr); !s_.ok()) return s_; \
+  } while (0)
+
+const std::vector<std::string> kOptimizers = {"adam", "rmsprop", "sgd"};
+
+absl::Status ParseDataset(const Section& d, DatasetConfig* out) {
+  TUNER_RETURN_IF_ERROR(d.CheckKeys(
+      {"name", "path", "val_fraction", "split_seed", "limit_train", "limit_val", "label"}));
+  if (!d.Present("name") || !d.Present("path")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(d.Field(d.Present("name") ? "path" : "name"), ": required"));
+  }
+  TUNER_RETURN_IF_ERROR(
+      d.String("name", {"cifar10", "cifar100", "fashion_mnist", "mnist"}, &out->name));
+  TUNER_RETURN_IF_ERROR(d.String("path", {}, &out->path));
+  TUNER_RETURN_IF_ERROR(d.Number("val_fraction", 0.0, 0.9, &out->val_fraction));
+  TUNER_RETURN_IF_ERROR(d.Integer("split_seed", 0, std::numeric_limits<int64_t>::max(),
+                                  &out->split_seed));
+  TUNER_RETURN_IF_ERROR(d.Integer("limit_train", 0, 1LL << 40, &out->limit_train));
+  TUNER_RETURN_IF_ERROR(d.Integer("limit_val", 0, 1LL << 40, &out->limit_val));
+  TUNER_RETURN_IF_ERROR(d.String("label", {"fine", "coarse"}, &out->label));
+  if (!(out->val_fraction > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(d.Field("val_fraction"), ": must be > 0"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseBackbone(const Section& b, BackboneConfig* out) {
+  TUNER_RETURN_IF_ERROR(b.CheckKeys(
+      {"name", "weights", "freeze", "unfreeze_stages", "backbone_lr_scale", "lr_scale"}));
+  TUNER_RETURN_IF_ERROR(b.String("name", {}, &out->name));
+  const std::vector<std::string>& names = BackboneNames();
+  if (std::find(names.begin(), names.end(), out->name) == names.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(b.Field("name"), ": unknown backbone \"",
+                                                   out->name, "\" (allowed: ",
+                                                   absl::StrJoin(names, ", "), ")"));
+  }
+  out->freeze = out->name == "resnet50";
+  TUNER_RETURN_IF_ERROR(b.String("weights", {}, &out->weights));
+  TUNER_RETURN_IF_ERROR(b.Bool("freeze", &out->freeze));
+  TUNER_RETURN_IF_ERROR(b.Integer("unfreeze_stages", 0, 100, &out->unfreeze_stages));
+  TUNER_RETURN_IF_ERROR(b.Number("lr_scale", 0, 1000, &out->lr_scale));
+  TUNER_RETURN_IF_ERROR(b.Number("backbone_lr_scale", 0, 1000, &out->lr_scale));
+  if (!out->weights.empty() && out->name != "resnet50") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        b.Field("weights"), ": only resnet50 loads weights; ", out->name,
+        " trains from scratch"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseAugmentation(const Section& a, AugmentConfig* out) {
+  TUNER_RETURN_IF_ERROR(
+      a.CheckKeys({"rotation", "shift", "hflip", "cutout", "mixup", "views"}));
+  TUNER_RETURN_IF_ERROR(a.Number("rotation", 0, 180, &out->rotation));
+  TUNER_RETURN_IF_ERROR(a.Number("shift", 0, 0.5, &out->shift));
+  TUNER_RETURN_IF_ERROR(a.Bool("hflip", &out->hflip));
+  TUNER_RETURN_IF_ERROR(a.Integer("cutout", 0, 4096, &out->cutout));
+  TUNER_RETURN_IF_ERROR(a.Number("mixup", 0, 100, &out->mixup));
+  TUNER_RETURN_IF_ERROR(a.Integer("views", 1, 1000, &out->views));
+  return absl::OkStatus();
+}
+
+// The trial's param `name` as a number, if present.
+absl::Status ParamNumber(const search::Params& params, const std::string& name, double min,
+                         double max, double* out) {
+  auto it = params.find(name);
+  if (it == params.end()) return absl::OkStatus();
+  double v;
+  if (const auto* i = std::get_if<int64_t>(&it->second)) {
+    v = static_cast<double>(*i);
+  } else if (const auto* d = std::get_if<double>(&it->second)) {
+    v = *d;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("params.", name, ": must be a number (got \"",
+                                                   std::get<std::string>(it->second), "\")"));
+  }
+  if (!(v >= min && v <= max)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("params.", name, ": must be in [", min, ", ", max, "] (got ", v, ")"));
+  }
+  *out = v;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool BackboneFrozen(const TorchTrainerConfig& config) {
+  return config.backbone.freeze && config.backbone.unfreeze_stages == 0;
+}
+
+absl::StatusOr<TorchTrainerConfig> ParseTorchTrainerConfig(const nlohmann::json& trainer,
+                                                           const search::Params& params) {
+  TorchTrainerConfig c;
+  const Section t(&trainer, "trainer");
+  TUNER_RETURN_IF_ERROR(t.CheckKeys(
+      {"kind", "epochs", "dataset", "backbone", "input_size", "batch_size", "eval_batch_size",
+       "augmentation", "label_smoothing", "early_stopping", "reduce_lr_on_plateau", "cosine",
+       "feature_cache", "feature_cache_max_mb", "momentum", "nesterov", "weight_decay", "units",
+       "dropout", "optimizer", "learning_rate"}));
+  if (!t.Present("dataset")) {
+    return absl::InvalidArgumentError("trainer.dataset: required (name and path)");
+  }
+  TUNER_RETURN_IF_ERROR(ParseDataset(t.Child("dataset"), &c.dataset));
+  if (t.Present("backbone")) {
+    TUNER_RETURN_IF_ERROR(ParseBackbone(t.Child("backbone"), &c.backbone));
+  }
+  if (t.Present("augmentation")) {
+    TUNER_RETURN_IF_ERROR(ParseAugmentation(t.Child("augmentation"), &c.augmentation));
+  }
+  TUNER_RETURN_IF_ERROR(t.Integer("input_size", 8, 1024, &c.input_size));
+  TUNER_RETURN_IF_ERROR(t.Integer("batch_size", 1, 1 << 20, &c.batch_size));
+  TUNER_RETURN_IF_ERROR(t.Integer("eval_batch_size", 1, 1 << 20, &c.eval_batch_size));
+  TUNER_RETURN_IF_ERROR(t.Number("label_smoothing", 0, 0.99, &c.label_smoothing));
+  if (t.Present("early_stopping")) {
+    const Section e = t.Child("early_stopping");
+    TUNER_RETURN_IF_ERROR(e.CheckKeys({"patience", "restore_best", "enabled"}));
+    c.early_stopping = true;
+    TUNER_RETURN_IF_ERROR(e.Bool("enabled", &c.early_stopping));
+    TUNER_RETURN_IF_ERROR(e.Integer("patience", 0, 100000, &c.early_stopping_patience));
+    TUNER_RETURN_IF_ERROR(e.Bool("restore_best", &c.restore_best));
+  }
+  if (t.Present("reduce_lr_on_plateau")) {
+    const Section r = t.Child("reduce_lr_on_plateau");
+    TUNER_RETURN_IF_ERROR(r.CheckKeys({"factor", "patience", "min_lr", "enabled"}));
+    c.reduce_lr = true;
+    TUNER_RETURN_IF_ERROR(r.Bool("enabled", &c.reduce_lr));
+    TUNER_RETURN_IF_ERROR(r.Number("factor", 1e-6, 0.999999, &c.reduce_lr_factor));
+    TUNER_RETURN_IF_ERROR(r.Integer("patience", 0, 100000, &c.reduce_lr_patience));
+    TUNER_RETURN_IF_ERROR(r.Number("min_lr", 0, kInf, &c.min_lr));
+  }
+  if (t.Present("cosine")) {
+    const Section k = t.Child("cosine");
+    TUNER_RETURN_IF_ERROR(k.CheckKeys({"warmup_epochs", "epochs", "enabled"}));
+    c.cosine = true;
+    TUNER_RETURN_IF_ERROR(k.Bool("enabled", &c.cosine));
+    TUNER_RETURN_IF_ERROR(k.Integer("warmup_epochs", 0, 100000, &c.warmup_epochs));
+    TUNER_RETURN_IF_ERROR(k.Integer("epochs", 0, 100000, &c.cosine_epochs));
+  }
+  TUNER_RETURN_IF_ERROR(t.Bool("feature_cache", &c.feature_cache));
+  TUNER_RETURN_IF_ERROR(t.Integer("feature_cache_max_mb", 1, 1LL << 30, &c.feature_cache_max_mb));
+  TUNER_RETURN_IF_ERROR(t.Number("momentum", 0, 0.9999, &c.momentum));
+  TUNER_RETURN_IF_ERROR(t.Bool("nesterov", &c.nesterov));
+  TUNER_RETURN_IF_ERROR(t.Number("weight_decay", 0, 1, &c.weight_decay));
+  TUNER_RETURN_IF_ERROR(t.Integer("units", 1, 1 << 16, &c.units));
+  TUNER_RETURN_IF_ERROR(t.Number("dropout", 0, 0.99, &c.dropout));
+  TUNER_RETURN_IF_ERROR(t.String("optimizer", kOptimizers, &c.optimizer));
+  TUNER_RETURN_IF_ERROR(t.Number("learning_rate", 1e-12, 100, &c.learning_rate));
+
+  double units = static_cast<double>(c.units);
+  TUNER_RETURN_IF_ERROR(ParamNumber(params, "units", 1, 1 << 16, &units));
+  c.units = static_cast<int64_t>(units);
+  TUNER_RETURN_IF_ERROR(ParamNumber(params, "dropout", 0, 0.99, &c.dropout));
+  TUNER_RETURN_IF_ERROR(ParamNumber(params, "learning_rate", 1e-12, 100, &c.learning_rate));
+  if (auto it = params.find("optimizer"); it != params.end()) {
+    const auto* name = std::get_if<std::string>(&it->second);
+    if (name == nullptr || std::find(kOptimizers.begin(), kOptimizers.end(), *name) ==
+                               kOptimizers.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "params.optimizer: must be one of adam, rmsprop, sgd (got ",
+          search::ParamValueToString(it->second), ")"));
+    }
+    c.optimizer = *name;
+  }
+  if (c.cosine && c.reduce_lr) {
+    return absl::InvalidArgumentError(
+        "trainer.cosine: cannot be combined with trainer.reduce_lr_on_plateau; pick one");
+  }
+  return c;
+}
+
+}  // namespace tuner::worker::torchtrainer

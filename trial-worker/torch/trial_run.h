@@ -1,0 +1,67 @@
+// TrialRun: one Train call of the torch trainer: loads the data and the backbone, builds the
+// trial's executions (resuming them from a checkpoint when start_epoch > 0), runs the epochs,
+// reports each to the TrialContext and writes the checkpoint at the end.
+#ifndef TUNER_TRIAL_WORKER_TORCH_TRIAL_RUN_H_
+#define TUNER_TRIAL_WORKER_TORCH_TRIAL_RUN_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "trial-worker/torch/backbone.h"
+#include "trial-worker/torch/batch_loader.h"
+#include "trial-worker/torch/batch_transform.h"
+#include "trial-worker/torch/datasets.h"
+#include "trial-worker/torch/execution.h"
+#include "trial-worker/torch/feature_cache.h"
+#include "trial-worker/torch/state_dict_file.h"
+#include "trial-worker/torch/trainer_config.h"
+#include "trial-worker/trainer.h"
+
+namespace tuner::worker::torchtrainer {
+
+// Single use, single thread. May throw c10::Error / std::exception; TorchTrainer catches.
+class TrialRun {
+ public:
+  TrialRun(const TrialAssignment& assignment, TrialContext& context);
+  absl::StatusOr<TrainResult> Run();
+
+ private:
+  absl::Status Prepare();
+  absl::StatusOr<std::shared_ptr<BackboneImpl>> NewBackbone(uint64_t init_seed);
+  absl::Status LoadCheckpoint();
+  absl::Status WriteCheckpoint(int epoch);
+  // Frozen backbone: features of `set` (view < 0: no augmentation), from the cache or computed.
+  absl::StatusOr<FeatureSet> Features(const ImageSet& set, const std::string& split, int view);
+  FeatureSet ComputeFeatures(const ImageSet& set, bool augment, uint64_t seed);
+  std::string CacheKey(const std::string& split, int view) const;
+  // One epoch of training over every live execution; the mean loss per execution.
+  absl::StatusOr<std::vector<double>> TrainEpoch(int epoch, const std::vector<int>& live);
+  void Validate(const std::vector<int>& live, std::vector<double>* loss,
+                std::vector<int64_t>* correct);
+
+  const TrialAssignment& a_;
+  TrialContext& context_;
+  TorchTrainerConfig config_;
+  torch::Device device_ = torch::kCPU;
+  bool frozen_ = true;
+  DatasetSplits data_;
+  std::unique_ptr<BatchTransform> transform_;
+  std::optional<StateDict> weights_;
+  std::string weights_id_;                       // cache key part: sha256 or "random"
+  std::shared_ptr<BackboneImpl> shared_backbone_;  // frozen only
+  std::vector<std::unique_ptr<Execution>> executions_;
+  std::unique_ptr<FeatureCache> cache_;
+  std::optional<FeatureSet> val_features_;
+  std::map<int, FeatureSet> train_features_;     // by view
+  bool stopped_ = false;
+};
+
+}  // namespace tuner::worker::torchtrainer
+
+#endif  // TUNER_TRIAL_WORKER_TORCH_TRIAL_RUN_H_
