@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "common/client_security.h"
 #include "spdlog/spdlog.h"
 #include "trial-worker/trainer_factory.h"
 #include "trial-worker/worker_loop.h"
@@ -82,6 +83,8 @@ int main(int argc, char** argv) {
   app.add_option("--idle-exit", options.idle_exit_seconds,
                  "exit after SECONDS without a trial (0: never)")
       ->check(CLI::NonNegativeNumber);
+  tuner::ClientSecurity security;
+  tuner::AddClientSecurityFlags(app, security);
   app.add_option("--log-level", log_level, "trace | debug | info | warn | error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   try {
@@ -102,6 +105,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.device = *resolved;
+  absl::StatusOr<tuner::ClientAuth> auth = tuner::ResolveClientSecurity(security);
+  if (!auth.ok()) {
+    std::cerr << "trial-worker: " << auth.status().message() << "\n";
+    return 2;
+  }
+  options.credentials = auth->credentials;
+  options.metadata = auth->metadata;
+  options.tls_server_name = auth->tls_server_name;
 
   std::atomic<bool> stop{false};
   SignalWatcher watcher(&stop);  // before any gRPC thread starts

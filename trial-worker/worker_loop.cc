@@ -31,7 +31,7 @@ std::string HostName() {
 }  // namespace
 
 WorkerLoop::WorkerLoop(WorkerOptions options)
-    : WorkerLoop(options, MakeWorkerChannel(options.server_address, options.credentials)) {}
+    : WorkerLoop(options, MakeWorkerChannel(options.server_address, options.credentials, options.tls_server_name)) {}
 
 WorkerLoop::WorkerLoop(WorkerOptions options, std::shared_ptr<grpc::Channel> channel)
     : options_(std::move(options)) {

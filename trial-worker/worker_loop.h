@@ -48,6 +48,7 @@ struct WorkerOptions {
   double idle_exit_seconds = 0;        // exit after this long without a trial; 0 = never
   // Channel security; null = insecure. Used only by the constructor without a channel.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string tls_server_name;         // name checked in the server certificate; empty: host
   // Added to every call (keys lower-case), e.g. {"authorization", "Bearer ..."}.
   std::map<std::string, std::string> metadata;
   double initial_backoff_seconds = 0.2;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/client_security.h"
 #include "common/sha256.h"
 #include "spdlog/spdlog.h"
 
@@ -53,7 +54,8 @@ absl::Status ToAbsl(const grpc::Status& status) {
 }
 
 std::shared_ptr<grpc::Channel> MakeWorkerChannel(
-    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials,
+    const std::string& tls_server_name) {
   grpc::ChannelArguments args;
   // gRPC's default reconnect backoff grows to 120 s; a worker should see a restarted server
   // within a couple of seconds.
@@ -61,8 +63,10 @@ std::shared_ptr<grpc::Channel> MakeWorkerChannel(
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   args.SetMaxReceiveMessageSize(16 << 20);
-  if (!credentials) credentials = grpc::InsecureChannelCredentials();
-  return grpc::CreateCustomChannel(address, credentials, args);
+  ClientAuth auth;
+  auth.credentials = std::move(credentials);
+  auth.tls_server_name = tls_server_name;
+  return MakeClientChannel(address, auth, args);
 }
 
 WorkerRpc::WorkerRpc(std::shared_ptr<grpc::Channel> channel,

@@ -41,9 +41,11 @@ bool IsTransportError(grpc::StatusCode code);
 absl::Status ToAbsl(const grpc::Status& status);
 
 // A channel to the tuner-server whose own reconnect backoff stays short (≤ 2 s), so a worker
-// notices a restarted server quickly. Null credentials mean insecure.
+// notices a restarted server quickly. Null credentials mean insecure; tls_server_name, when
+// set, is the name checked in the server's certificate.
 std::shared_ptr<grpc::Channel> MakeWorkerChannel(
-    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials);
+    const std::string& address, std::shared_ptr<grpc::ChannelCredentials> credentials,
+    const std::string& tls_server_name = "");
 
 // Thread-safe: the worker's main thread and its heartbeat thread share one instance.
 class WorkerRpc {

@@ -29,9 +29,6 @@ class Authenticator {
 // about how much of it was right.
 bool ConstantTimeEquals(const std::string& a, const std::string& b);
 
-// Reads a token from a file (first line, surrounding whitespace trimmed). Errors name the file.
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
-
 struct TlsFiles {
   std::string cert;       // PEM server certificate chain
   std::string key;        // PEM private key
@@ -42,9 +39,6 @@ struct TlsFiles {
 // Errors name the unreadable file, or a cert without a key.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsFiles& files);
-
-// Whole-file read; errors name the file and what the file is for.
-absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what);
 
 }  // namespace tuner::server
 

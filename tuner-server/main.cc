@@ -9,6 +9,7 @@
 #include "CLI/CLI.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "spdlog/spdlog.h"
+#include "common/secrets.h"
 #include "tuner-server/tuner_server.h"
 
 int main(int argc, char** argv) {
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
       std::cerr << "tuner-server: give --token or --token-file, not both\n";
       return 2;
     }
-    auto token = tuner::server::ReadTokenFile(token_file);
+    auto token = tuner::ReadTokenFile(token_file);
     if (!token.ok()) {
       std::cerr << "tuner-server: --token-file: " << token.status().message() << "\n";
       return 2;

@@ -63,6 +63,10 @@ absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOpti
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid?)"));
   }
+  if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
+    health->SetServingStatus("tuner.v1.StudyService", true);
+    health->SetServingStatus("tuner.v1.WorkerService", true);
+  }
   server->work_ = std::make_unique<
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
       server->io_.get_executor());
