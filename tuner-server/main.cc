@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-client-ca", options.tls.client_ca,
                  "PEM CA: require client certificates signed by it (mutual TLS)")
       ->envname("TUNER_TLS_CLIENT_CA");
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "serve Prometheus metrics on http://HOST:PORT/metrics (off by default)")
+      ->envname("TUNER_METRICS_LISTEN");
   app.add_option("--port-file", port_file,
                  "write the port actually listened on to this file (useful with port 0)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")

@@ -40,6 +40,15 @@ struct SchedulerOptions {
   std::function<double()> clock;    // unix seconds; the system clock when empty
 };
 
+// Point-in-time counts for the metrics endpoint.
+struct SchedulerGauges {
+  std::map<std::pair<int64_t, std::string>, int64_t> trials;  // (study id, state) -> count
+  std::map<std::string, int64_t> studies;                     // state -> count
+  int64_t leases = 0;
+  int64_t workers = 0;
+  int64_t parked_acquires = 0;
+};
+
 class Scheduler {
  public:
   using Done = std::function<void(const absl::Status&)>;
@@ -93,6 +102,7 @@ class Scheduler {
 
   // For logs and tests.
   int64_t ParkedAcquires();
+  SchedulerGauges Gauges();
 
  private:
   struct TrialExtra {  // what the policy does not need to see

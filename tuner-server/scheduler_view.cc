@@ -83,4 +83,20 @@ void Scheduler::FillStudy(const StudyEntry& study, v1::Study* out) const {
   for (auto& [id, progress] : brackets) *out->add_brackets() = progress;
 }
 
+SchedulerGauges Scheduler::Gauges() {
+  std::lock_guard<std::mutex> lock(mu_);
+  SchedulerGauges gauges;
+  for (const auto& [id, study] : studies_) {
+    gauges.studies[study.row.state]++;
+    for (size_t i = 0; i < study.counts.size(); ++i) {
+      if (study.counts[i] == 0) continue;
+      gauges.trials[{id, TrialStateName(static_cast<search::TrialState>(i))}] = study.counts[i];
+    }
+    gauges.leases += static_cast<int64_t>(study.running.size());
+  }
+  gauges.workers = static_cast<int64_t>(workers_.size());
+  gauges.parked_acquires = static_cast<int64_t>(waiters_.size());
+  return gauges;
+}
+
 }  // namespace tuner::server

@@ -58,6 +58,9 @@ absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOpti
   builder.RegisterService(server->worker_service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(server->rpc_metrics_.InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0) {
     return absl::UnavailableError(
@@ -70,6 +73,17 @@ absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOpti
   server->work_ = std::make_unique<
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
       server->io_.get_executor());
+  if (!options.metrics_listen.empty()) {
+    TunerServer* raw = server.get();
+    auto metrics = MetricsEndpoint::Start(server->io_, options.metrics_listen, [raw] {
+      return RenderMetrics(raw->scheduler_->Gauges(), raw->rpc_metrics_);
+    });
+    if (!metrics.ok()) return metrics.status();
+    server->metrics_ = std::move(*metrics);
+    spdlog::info("Prometheus metrics on http://{}:{}/metrics",
+                 options.metrics_listen.substr(0, options.metrics_listen.rfind(':')),
+                 server->metrics_->port());
+  }
   server->tick_ = std::make_unique<boost::asio::steady_timer>(server->io_);
   server->ArmTick();
   server->io_thread_ = std::thread([s = server.get()] { s->io_.run(); });

@@ -18,6 +18,8 @@
 #include "storage/group_committer.h"
 #include "tuner-server/auth.h"
 #include "tuner-server/checkpoint_store.h"
+#include "tuner-server/metrics.h"
+#include "tuner-server/metrics_endpoint.h"
 #include "tuner-server/scheduler.h"
 #include "tuner-server/study_service.h"
 #include "tuner-server/worker_service.h"
@@ -36,6 +38,7 @@ struct ServerOptions {
   int max_message_bytes = 16 << 20;
   std::string auth_token;              // empty: no token required
   TlsFiles tls;                        // empty: plaintext
+  std::string metrics_listen;          // host:port of the Prometheus endpoint; empty: off
 };
 
 // Thread-safe: Shutdown may be called from any thread (a signal handler's Asio callback).
@@ -45,6 +48,7 @@ class TunerServer {
   ~TunerServer();
 
   int port() const { return port_; }
+  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
   std::string address() const;
   // Stops accepting calls, answers parked long-polls, drains commits. Idempotent.
   void Shutdown();
@@ -68,6 +72,8 @@ class TunerServer {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<StudyServiceImpl> study_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
+  RpcMetrics rpc_metrics_;
+  std::unique_ptr<MetricsEndpoint> metrics_;  // destroyed after io_ stops (declared after it)
   std::unique_ptr<grpc::Server> server_;
   std::thread io_thread_;
   int port_ = 0;
