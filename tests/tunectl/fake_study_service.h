@@ -1,0 +1,271 @@
+// FakeStudyService: an in-process StudyService with canned studies and trials, served on
+// 127.0.0.1 with an OS-chosen port, so tunectl's commands run against a real gRPC channel
+// without a tuner-server. Thread-safe (gRPC calls it from its threads).
+#ifndef TUNER_TESTS_TUNECTL_FAKE_STUDY_SERVICE_H_
+#define TUNER_TESTS_TUNECTL_FAKE_STUDY_SERVICE_H_
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "proto/tuner.grpc.pb.h"
+
+namespace tuner::tunectl::testing {
+
+namespace v1 = ::tuner::v1;
+
+inline v1::ParamValue IntParam(int64_t v) {
+  v1::ParamValue p;
+  p.set_int_value(v);
+  return p;
+}
+inline v1::ParamValue FloatParam(double v) {
+  v1::ParamValue p;
+  p.set_float_value(v);
+  return p;
+}
+inline v1::ParamValue StringParam(const std::string& v) {
+  v1::ParamValue p;
+  p.set_string_value(v);
+  return p;
+}
+
+inline v1::Trial MakeTrial(int64_t id, int64_t study_id, int64_t number, v1::TrialState state,
+                           int64_t units, double dropout, const std::string& optimizer,
+                           double learning_rate) {
+  v1::Trial t;
+  t.set_trial_id(id);
+  t.set_study_id(study_id);
+  t.set_number(number);
+  t.set_state(state);
+  (*t.mutable_params())["units"] = IntParam(units);
+  (*t.mutable_params())["dropout"] = FloatParam(dropout);
+  (*t.mutable_params())["optimizer"] = StringParam(optimizer);
+  (*t.mutable_params())["learning_rate"] = FloatParam(learning_rate);
+  t.set_bracket(-1);
+  t.set_budget_epochs(4);
+  return t;
+}
+
+class FakeStudyService final : public v1::StudyService::Service {
+ public:
+  // The spec text that CreateStudy refuses, and the message it refuses it with.
+  static constexpr const char* kBadSpecMarker = "kind: bayes";
+  static constexpr const char* kBadSpecMessage =
+      "algorithm.kind: must be one of random, grid, hyperband (got \"bayes\") at line 2";
+
+  FakeStudyService() {
+    // Study 1 "cifar": two completed trials, one running.
+    v1::Study cifar = NewStudy(1, "cifar", "random", 3);
+    AddTrial(cifar, Completed(MakeTrial(11, 1, 0, v1::COMPLETED, 256, 0.3, "adam", 0.00123), 0.9123));
+    AddTrial(cifar, Completed(MakeTrial(12, 1, 1, v1::COMPLETED, 128, 0.2, "rmsprop", 1e-05), 0.9345));
+    v1::Trial running = MakeTrial(13, 1, 2, v1::RUNNING, 512, 0.5, "adam", 0.01);
+    running.set_epochs_done(2);
+    running.set_attempt(1);
+    running.set_worker_name("w1");
+    AddTrial(cifar, running);
+    studies_[1] = cifar;
+    // Study 2 "fresh": nothing completed yet.
+    v1::Study fresh = NewStudy(2, "fresh", "grid", 6);
+    AddTrial(fresh, MakeTrial(21, 2, 0, v1::PENDING, 128, 0.2, "adam", 0.001));
+    studies_[2] = fresh;
+    // Studies 3 and 4 share a name.
+    studies_[3] = NewStudy(3, "dup", "random", 1);
+    studies_[4] = NewStudy(4, "dup", "random", 1);
+  }
+
+  // Events WatchStudy streams (then it ends the stream OK).
+  void SetWatchEvents(std::vector<v1::StudyEvent> events) {
+    std::lock_guard<std::mutex> lock(mu_);
+    watch_events_ = std::move(events);
+  }
+  std::vector<v1::TrialState> last_state_filter() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_state_filter_;
+  }
+  std::string last_spec() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_spec_;
+  }
+  std::map<std::string, std::string> last_metadata() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_metadata_;
+  }
+
+  grpc::Status CreateStudy(grpc::ServerContext* context, const v1::CreateStudyRequest* request,
+                           v1::CreateStudyResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    last_spec_ = request->spec_yaml();
+    if (request->spec_yaml().find(kBadSpecMarker) != std::string::npos) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, kBadSpecMessage);
+    }
+    const int64_t id = studies_.rbegin()->first + 1;
+    studies_[id] = NewStudy(id, "new-study", "random", 10);
+    response->set_study_id(id);
+    *response->mutable_study() = studies_[id];
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetStudy(grpc::ServerContext* context, const v1::GetStudyRequest* request,
+                        v1::Study* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    auto it = studies_.find(request->study_id());
+    if (it == studies_.end()) return NotFound(request->study_id());
+    *response = it->second;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListStudies(grpc::ServerContext* context, const v1::ListStudiesRequest*,
+                           v1::ListStudiesResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    for (auto it = studies_.rbegin(); it != studies_.rend(); ++it) *response->add_studies() = it->second;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListTrials(grpc::ServerContext* context, const v1::ListTrialsRequest* request,
+                          v1::ListTrialsResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    if (studies_.count(request->study_id()) == 0) return NotFound(request->study_id());
+    last_state_filter_.clear();
+    for (int state : request->states()) last_state_filter_.push_back(static_cast<v1::TrialState>(state));
+    auto& trials = trials_[request->study_id()];
+    for (auto it = trials.rbegin(); it != trials.rend(); ++it) {  // out of order on purpose
+      const bool wanted = request->states().empty() ||
+                          std::count(request->states().begin(), request->states().end(),
+                                     it->state()) > 0;
+      if (!wanted) continue;
+      v1::Trial* trial = response->add_trials();
+      *trial = *it;
+      if (request->with_intermediate_values() && trial->epochs_done() > 0) {
+        v1::IntermediateValue* v = trial->add_intermediate_values();
+        v->set_epoch(1);
+        v->set_value(0.5);
+        (*v->mutable_metrics())["val_loss"] = 0.7;
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetBestTrials(grpc::ServerContext* context, const v1::GetBestTrialsRequest* request,
+                             v1::GetBestTrialsResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    if (studies_.count(request->study_id()) == 0) return NotFound(request->study_id());
+    std::vector<v1::Trial> completed;
+    for (const v1::Trial& t : trials_[request->study_id()]) {
+      if (t.state() == v1::COMPLETED) completed.push_back(t);
+    }
+    std::sort(completed.begin(), completed.end(),
+              [](const v1::Trial& a, const v1::Trial& b) { return a.value() > b.value(); });
+    const size_t k = std::max(1, request->k());
+    for (size_t i = 0; i < std::min(k, completed.size()); ++i) *response->add_trials() = completed[i];
+    return grpc::Status::OK;
+  }
+
+  grpc::Status StopStudy(grpc::ServerContext* context, const v1::StopStudyRequest* request,
+                         v1::Study* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    auto it = studies_.find(request->study_id());
+    if (it == studies_.end()) return NotFound(request->study_id());
+    it->second.set_state(v1::STUDY_STOPPED);
+    *response = it->second;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchStudy(grpc::ServerContext* context, const v1::WatchStudyRequest* request,
+                          grpc::ServerWriter<v1::StudyEvent>* writer) override {
+    std::vector<v1::StudyEvent> events;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Record(context);
+      if (studies_.count(request->study_id()) == 0) return NotFound(request->study_id());
+      events = watch_events_;
+    }
+    for (const v1::StudyEvent& event : events) writer->Write(event);
+    return grpc::Status::OK;
+  }
+
+ private:
+  static grpc::Status NotFound(int64_t id) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "study " + std::to_string(id) + " not found");
+  }
+  static v1::Study NewStudy(int64_t id, const std::string& name, const std::string& algorithm,
+                            int64_t planned) {
+    v1::Study s;
+    s.set_study_id(id);
+    s.set_name(name);
+    s.set_state(v1::STUDY_RUNNING);
+    s.set_algorithm(algorithm);
+    s.set_objective_metric("val_accuracy");
+    s.set_direction(v1::MAXIMIZE);
+    s.set_planned_trials(planned);
+    s.set_created_at(1'700'000'000);
+    return s;
+  }
+  static v1::Trial Completed(v1::Trial t, double value) {
+    t.set_has_value(true);
+    t.set_value(value);
+    t.set_epochs_done(4);
+    t.set_attempt(1);
+    t.set_worker_name("w2");
+    (*t.mutable_metrics())["val_accuracy"] = value;
+    (*t.mutable_metrics())["val_loss"] = 0.25;
+    return t;
+  }
+  void AddTrial(v1::Study& study, const v1::Trial& trial) {
+    trials_[study.study_id()].push_back(trial);
+    (*study.mutable_trial_counts())[v1::TrialState_Name(trial.state())] += 1;
+    if (trial.state() == v1::COMPLETED &&
+        (!study.has_best() || trial.value() > study.best_trial().value())) {
+      study.set_has_best(true);
+      *study.mutable_best_trial() = trial;
+    }
+  }
+  void Record(grpc::ServerContext* context) {
+    last_metadata_.clear();
+    for (const auto& [key, value] : context->client_metadata()) {
+      last_metadata_[std::string(key.data(), key.size())] = std::string(value.data(), value.size());
+    }
+  }
+
+  mutable std::mutex mu_;
+  std::map<int64_t, v1::Study> studies_;                 // guarded by mu_
+  std::map<int64_t, std::vector<v1::Trial>> trials_;     // guarded by mu_
+  std::vector<v1::StudyEvent> watch_events_;             // guarded by mu_
+  std::vector<v1::TrialState> last_state_filter_;        // guarded by mu_
+  std::string last_spec_;                                // guarded by mu_
+  std::map<std::string, std::string> last_metadata_;     // guarded by mu_
+};
+
+// Serves a FakeStudyService on 127.0.0.1 with a port the OS picks.
+class FakeServer {
+ public:
+  FakeServer() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeServer() { server_->Shutdown(); }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  FakeStudyService& service() { return service_; }
+
+ private:
+  FakeStudyService service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace tuner::tunectl::testing
+
+#endif  // TUNER_TESTS_TUNECTL_FAKE_STUDY_SERVICE_H_

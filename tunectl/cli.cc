@@ -1,0 +1,134 @@
+#include "tunectl/cli.h"
+
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "common/client_security.h"
+#include "tunectl/format.h"
+
+namespace tuner::tunectl {
+namespace {
+
+// --state values: one of the trial states, any case.
+CLI::Validator TrialStateValidator() {
+  return CLI::Validator(
+      [](std::string& value) {
+        return ParseTrialState(value) ? std::string() : UnknownTrialStateMessage(value);
+      },
+      "STATE");
+}
+
+}  // namespace
+
+int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
+  std::ostream& out = *env.out;
+  std::ostream& err = *env.err;
+  std::string server = "127.0.0.1:50051";
+  double timeout_s = 10;
+  ClientSecurity security;
+  CLI::App app{"tunectl: start, inspect, watch and stop hyperparameter tuning studies on a "
+               "tuner-server"};
+  app.name("tunectl");
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may also follow the subcommand
+  app.add_option("--server", server, "tuner-server address, host:port")
+      ->envname("TUNER_SERVER")
+      ->capture_default_str();
+  app.add_option("--timeout", timeout_s, "seconds to wait for each call")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  AddClientSecurityFlags(app, security);
+
+  std::string spec_path;
+  std::string study;
+  bool json = false;
+  std::vector<std::string> states;
+  int k = 1;
+  bool once = false;
+  bool plain = false;
+  bool intermediate = false;
+
+  CLI::App* start = app.add_subcommand("start-study", "create a study from a YAML spec; prints its id");
+  start->add_option("SPEC", spec_path, "the study spec, YAML (docs/spec.md)")->required();
+  start->add_flag("--json", json, "print the created study as JSON instead of its id");
+
+  CLI::App* studies = app.add_subcommand("studies", "list the studies");
+  studies->add_flag("--json", json, "print JSON");
+
+  CLI::App* status = app.add_subcommand("status", "a study's state, trial counts, best trial");
+  status->add_option("STUDY", study, "study id or name")->required();
+  status->add_flag("--json", json, "print JSON");
+
+  CLI::App* trials = app.add_subcommand("trials", "a study's trials");
+  trials->add_option("STUDY", study, "study id or name")->required();
+  trials->add_option("--state", states,
+                     "only trials in this state (repeat or comma-separate): pending, running, "
+                     "paused, completed, pruned, failed, stopped")
+      ->delimiter(',')
+      ->check(TrialStateValidator());
+  trials->add_flag("--json", json, "print JSON");
+  trials->add_flag("--intermediate", intermediate,
+                   "with --json: each trial's per-epoch values too (intermediate_values)");
+
+  CLI::App* best = app.add_subcommand("best", "a study's best completed trials, best first");
+  best->add_option("STUDY", study, "study id or name")->required();
+  best->add_option("-k", k, "how many trials")->check(CLI::Range(1, 10000))->capture_default_str();
+  best->add_flag("--json", json, "print JSON");
+
+  CLI::App* watch = app.add_subcommand("watch", "follow a study live until it finishes");
+  watch->add_option("STUDY", study, "study id or name")->required();
+  watch->add_flag("--once", once, "print one snapshot and exit");
+  watch->add_flag("--plain", plain, "one line per event, even on a terminal");
+
+  CLI::App* stop = app.add_subcommand("stop", "stop a study: no new trials, running ones end");
+  stop->add_option("STUDY", study, "study id or name")->required();
+  stop->add_flag("--json", json, "print the stopped study as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
+      app.exit(e, out, err);  // --help
+      return kExitOk;
+    }
+    std::string help = "tunectl --help";
+    for (const CLI::App* sub : app.get_subcommands()) help = "tunectl " + sub->get_name() + " --help";
+    std::string message = e.what();
+    const std::vector<std::string> extra = app.remaining();
+    if (app.get_subcommands().empty() && !extra.empty() && extra[0].rfind("-", 0) != 0) {
+      message = "unknown subcommand \"" + extra[0] + "\"";  // CLI11 would say one is required
+    }
+    err << "error: " << message << " (see " << help << ")\n";
+    return kExitUsage;
+  }
+
+  absl::StatusOr<ClientAuth> auth = ResolveClientSecurity(security);
+  if (!auth.ok()) {
+    err << "error: " << auth.status().message() << "\n";
+    return auth.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitError;
+  }
+  ClientOptions options;
+  options.server = server;
+  options.timeout_s = timeout_s;
+  options.metadata = auth->metadata;
+  std::shared_ptr<grpc::Channel> channel = MakeClientChannel(server, *auth);
+  std::unique_ptr<v1::StudyService::Stub> stub = v1::StudyService::NewStub(channel);
+  Commands commands(*stub, options, out, err);
+
+  if (start->parsed()) return commands.StartStudy(spec_path, json);
+  if (studies->parsed()) return commands.Studies(json);
+  if (status->parsed()) return commands.Status(study, json);
+  if (trials->parsed()) return commands.Trials(study, states, json, intermediate);
+  if (best->parsed()) return commands.Best(study, k, json);
+  if (stop->parsed()) return commands.Stop(study, json);
+  WatchOptions watch_options;
+  watch_options.once = once;
+  watch_options.live = env.out_is_tty && !plain;
+  watch_options.width = env.terminal_width;
+  watch_options.cancel = env.cancel;
+  return commands.Watch(study, watch_options);
+}
+
+}  // namespace tuner::tunectl

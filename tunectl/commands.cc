@@ -1,0 +1,316 @@
+#include "tunectl/commands.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/status/statusor.h"
+#include "tunectl/format.h"
+#include "tunectl/json_view.h"
+#include "tunectl/study_view.h"
+
+namespace tuner::tunectl {
+namespace {
+
+// The whole file; the error names the file and says why it could not be read.
+absl::StatusOr<std::string> ReadSpecFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError("cannot read spec file " + path + ": it is a directory");
+  }
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return absl::NotFoundError("cannot read spec file " + path + ": " + std::strerror(errno));
+  }
+  std::string text;
+  char buffer[64 * 1024];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
+  const bool failed = std::ferror(file) != 0;
+  const int read_errno = errno;
+  std::fclose(file);
+  if (failed) {
+    return absl::DataLossError("cannot read spec file " + path + ": " + std::strerror(read_errno));
+  }
+  return text;
+}
+
+const char* StatusCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+std::string Quoted(const std::string& text) { return "\"" + text + "\""; }
+
+std::string Seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%gs", s);
+  return text;
+}
+
+}  // namespace
+
+Commands::Commands(v1::StudyService::StubInterface& stub, ClientOptions options,
+                   std::ostream& out, std::ostream& err)
+    : stub_(stub), options_(std::move(options)), out_(out), err_(err) {}
+
+std::unique_ptr<grpc::ClientContext> Commands::NewContext(bool with_deadline) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (with_deadline) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                              std::chrono::duration<double>(options_.timeout_s)));
+  }
+  for (const auto& [key, value] : options_.metadata) context->AddMetadata(key, value);
+  return context;
+}
+
+int Commands::Fail(const grpc::Status& status) const {
+  const std::string code = StatusCodeName(status.error_code());
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return Fail("cannot reach tuner-server at " + options_.server +
+                  " (UNAVAILABLE): is it running? set --server or TUNER_SERVER");
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return Fail("tuner-server at " + options_.server + " did not answer within " +
+                  Seconds(options_.timeout_s) + " (DEADLINE_EXCEEDED): raise --timeout if it is busy");
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return Fail("tuner-server at " + options_.server + " refused the call (UNAUTHENTICATED): " +
+                  status.error_message());
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      if (!status.error_message().empty()) return Fail(status.error_message());
+      break;
+    default:
+      break;
+  }
+  if (status.error_message().empty()) return Fail(code + " from tuner-server at " + options_.server);
+  return Fail(status.error_message() + " (" + code + ")");
+}
+
+int Commands::Fail(const std::string& message) const {
+  err_ << "error: " << message << "\n";
+  err_.flush();
+  return kExitError;
+}
+
+std::optional<int64_t> Commands::ResolveStudy(const std::string& study) {
+  const bool numeric = !study.empty() && std::all_of(study.begin(), study.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+  if (numeric) {
+    int64_t id = 0;
+    const auto result = std::from_chars(study.data(), study.data() + study.size(), id);
+    if (result.ec == std::errc()) return id;
+    Fail("study id " + study + " is out of range");
+    return std::nullopt;
+  }
+  auto context = NewContext(true);
+  v1::ListStudiesResponse response;
+  const grpc::Status status = stub_.ListStudies(context.get(), v1::ListStudiesRequest(), &response);
+  if (!status.ok()) {
+    Fail(status);
+    return std::nullopt;
+  }
+  std::vector<int64_t> ids;
+  for (const v1::Study& s : response.studies()) {
+    if (s.name() == study) ids.push_back(s.study_id());
+  }
+  std::sort(ids.begin(), ids.end());
+  if (ids.size() == 1) return ids[0];
+  if (ids.empty()) {
+    Fail("no study named " + Quoted(study) + " (tunectl studies lists them)");
+  } else {
+    std::string list;
+    for (int64_t id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
+    Fail("study name " + Quoted(study) + " is ambiguous (ids " + list + "): give the id");
+  }
+  return std::nullopt;
+}
+
+std::optional<v1::Study> Commands::FetchStudy(int64_t study_id) {
+  auto context = NewContext(true);
+  v1::GetStudyRequest request;
+  request.set_study_id(study_id);
+  v1::Study study;
+  const grpc::Status status = stub_.GetStudy(context.get(), request, &study);
+  if (!status.ok()) {
+    Fail(status);
+    return std::nullopt;
+  }
+  return study;
+}
+
+int Commands::StartStudy(const std::string& spec_path, bool json) {
+  absl::StatusOr<std::string> spec = ReadSpecFile(spec_path);
+  if (!spec.ok()) return Fail(std::string(spec.status().message()));
+  v1::CreateStudyRequest request;
+  request.set_spec_yaml(std::move(*spec));
+  auto context = NewContext(true);
+  v1::CreateStudyResponse response;
+  const grpc::Status status = stub_.CreateStudy(context.get(), request, &response);
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    // The server's message names the field path and what is allowed: keep it verbatim.
+    return Fail(spec_path + ": " + status.error_message());
+  }
+  if (!status.ok()) return Fail(status);
+
+  const v1::Study& study = response.study();
+  const int64_t id = response.study_id() != 0 ? response.study_id() : study.study_id();
+  if (json) {
+    v1::Study shown = study;
+    shown.set_study_id(id);
+    out_ << StudyJson(shown).dump(2) << "\n";
+  } else {
+    out_ << id << "\n";
+  }
+  out_.flush();
+  std::string line = "created study " + std::to_string(id);
+  if (response.has_study()) {
+    line += " " + Quoted(study.name()) + " (" + study.algorithm();
+    if (study.planned_trials() > 0) {
+      line += ", " + std::to_string(study.planned_trials()) + " trials planned";
+    }
+    line += ")";
+  }
+  err_ << line << "\n";
+  return kExitOk;
+}
+
+int Commands::Studies(bool json) {
+  auto context = NewContext(true);
+  v1::ListStudiesResponse response;
+  const grpc::Status status = stub_.ListStudies(context.get(), v1::ListStudiesRequest(), &response);
+  if (!status.ok()) return Fail(status);
+  std::vector<v1::Study> studies(response.studies().begin(), response.studies().end());
+  if (json) {
+    std::sort(studies.begin(), studies.end(),
+              [](const v1::Study& a, const v1::Study& b) { return a.study_id() < b.study_id(); });
+    Json list = Json::array();
+    for (const v1::Study& study : studies) list.push_back(StudyJson(study));
+    out_ << Json{{"studies", std::move(list)}}.dump(2) << "\n";
+  } else {
+    out_ << StudiesTable(std::move(studies));
+  }
+  return kExitOk;
+}
+
+int Commands::Status(const std::string& study_text, bool json) {
+  const std::optional<int64_t> id = ResolveStudy(study_text);
+  if (!id) return kExitError;
+  const std::optional<v1::Study> study = FetchStudy(*id);
+  if (!study) return kExitError;
+  if (json) {
+    out_ << StudyJson(*study).dump(2) << "\n";
+  } else {
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const std::string& line : StudySummary(*study, now)) out_ << line << "\n";
+  }
+  return kExitOk;
+}
+
+int Commands::Trials(const std::string& study_text, const std::vector<std::string>& states,
+                     bool json, bool with_intermediate) {
+  v1::ListTrialsRequest request;
+  request.set_with_intermediate_values(with_intermediate && json);
+  for (const std::string& state : states) {
+    const std::optional<v1::TrialState> parsed = ParseTrialState(state);
+    if (!parsed) {
+      err_ << "error: --state: " << UnknownTrialStateMessage(state) << "\n";
+      return kExitUsage;
+    }
+    request.add_states(*parsed);
+  }
+  const std::optional<int64_t> id = ResolveStudy(study_text);
+  if (!id) return kExitError;
+  request.set_study_id(*id);
+  auto context = NewContext(true);
+  v1::ListTrialsResponse response;
+  const grpc::Status status = stub_.ListTrials(context.get(), request, &response);
+  if (!status.ok()) return Fail(status);
+  std::vector<v1::Trial> trials(response.trials().begin(), response.trials().end());
+  if (json) {
+    std::sort(trials.begin(), trials.end(),
+              [](const v1::Trial& a, const v1::Trial& b) { return a.number() < b.number(); });
+    Json list = Json::array();
+    for (const v1::Trial& trial : trials) list.push_back(TrialJson(trial));
+    out_ << Json{{"study_id", *id}, {"trials", std::move(list)}}.dump(2) << "\n";
+  } else {
+    out_ << TrialsTable(std::move(trials));
+  }
+  return kExitOk;
+}
+
+int Commands::Best(const std::string& study_text, int k, bool json) {
+  if (k < 1) {
+    err_ << "error: -k: must be >= 1 (got " << k << ")\n";
+    return kExitUsage;
+  }
+  const std::optional<int64_t> id = ResolveStudy(study_text);
+  if (!id) return kExitError;
+  v1::GetBestTrialsRequest request;
+  request.set_study_id(*id);
+  request.set_k(k);
+  auto context = NewContext(true);
+  v1::GetBestTrialsResponse response;
+  const grpc::Status status = stub_.GetBestTrials(context.get(), request, &response);
+  if (!status.ok()) return Fail(status);
+  if (response.trials_size() == 0) {
+    return Fail("study " + std::to_string(*id) + " has no completed trial yet");
+  }
+  const std::vector<v1::Trial> trials(response.trials().begin(), response.trials().end());
+  if (json) {
+    Json list = Json::array();
+    for (const v1::Trial& trial : trials) list.push_back(TrialJson(trial));
+    out_ << Json{{"study_id", *id}, {"trials", std::move(list)}}.dump(2) << "\n";
+  } else {
+    out_ << BestTrialsText(trials);
+  }
+  return kExitOk;
+}
+
+int Commands::Stop(const std::string& study_text, bool json) {
+  const std::optional<int64_t> id = ResolveStudy(study_text);
+  if (!id) return kExitError;
+  v1::StopStudyRequest request;
+  request.set_study_id(*id);
+  auto context = NewContext(true);
+  v1::Study study;
+  const grpc::Status status = stub_.StopStudy(context.get(), request, &study);
+  if (!status.ok()) return Fail(status);
+  if (json) {
+    out_ << StudyJson(study).dump(2) << "\n";
+  } else {
+    out_ << "study " << study.study_id() << " " << Quoted(study.name()) << ": "
+         << StudyStateLabel(study.state()) << " (" << DoneOfPlanned(study) << " trials done)\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace tuner::tunectl

@@ -1,0 +1,111 @@
+// Commands: what each `tunectl` subcommand does, over any StudyService stub (the real channel in
+// tunectl, an in-process server in the tests). Each command prints to the streams it was given
+// and returns the process exit code: 0 ok, 1 operational error (one "error: ..." line on err).
+// Usage errors (exit 2) are the CLI's (tunectl/cli.h) except where a command validates an
+// argument itself.
+#ifndef TUNER_TUNECTL_COMMANDS_H_
+#define TUNER_TUNECTL_COMMANDS_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "grpcpp/client_context.h"
+#include "proto/tuner.grpc.pb.h"
+
+namespace tuner::tunectl {
+
+class WatchScreen;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+// How to talk to the server, beyond the stub itself.
+struct ClientOptions {
+  std::string server = "127.0.0.1:50051";  // named in error messages
+  double timeout_s = 10;                   // deadline of each unary RPC
+  std::map<std::string, std::string> metadata;  // added to every call (authorization)
+};
+
+// Lets another thread (tunectl's signal watcher) end a running watch. Thread-safe.
+class CancelToken {
+ public:
+  // Cancels the attached call, if any, and every later Attach. Returns whether a call was
+  // attached (when none was, the caller may simply exit).
+  bool Cancel();
+  bool cancelled() const;
+
+  // The context must stay alive until Detach.
+  void Attach(grpc::ClientContext* context);
+  void Detach();
+
+ private:
+  mutable std::mutex mu_;
+  grpc::ClientContext* context_ = nullptr;  // guarded by mu_
+  bool cancelled_ = false;                  // guarded by mu_
+};
+
+struct WatchOptions {
+  bool once = false;             // print one snapshot and return
+  bool live = false;             // redraw in place with ANSI escapes (a TTY); else one line an event
+  std::function<int()> width = [] { return 100; };  // terminal columns, asked at each redraw
+  std::function<double()> now;   // wall clock, unix seconds (ETA, event times); default: system
+  double reconnect_s = 30;       // keep trying this long when the server goes away mid-watch
+  CancelToken* cancel = nullptr; // may be null
+};
+
+// Thread-compatible; holds references to the stub and the streams, which must outlive it.
+class Commands {
+ public:
+  Commands(v1::StudyService::StubInterface& stub, ClientOptions options, std::ostream& out,
+           std::ostream& err);
+
+  // Prints the new study's id alone on out (or the Study as JSON) and a line for people on err.
+  int StartStudy(const std::string& spec_path, bool json);
+  int Studies(bool json);
+  int Status(const std::string& study, bool json);
+  // states: names as --state takes them (case-insensitive); an unknown one is a usage error.
+  // with_intermediate: the per-epoch values too (JSON only; the table has no room for them).
+  int Trials(const std::string& study, const std::vector<std::string>& states, bool json,
+             bool with_intermediate = false);
+  int Best(const std::string& study, int k, bool json);
+  int Stop(const std::string& study, bool json);
+  // Until the study finishes (0), the cancel token fires (130) or the server is lost (1).
+  int Watch(const std::string& study, const WatchOptions& options);
+
+  // A numeric id as is; otherwise the one study with that exact name (ListStudies). Prints the
+  // error and returns nullopt when there is no such name, several, or the server failed.
+  std::optional<int64_t> ResolveStudy(const std::string& study);
+
+ private:
+  std::unique_ptr<grpc::ClientContext> NewContext(bool with_deadline) const;
+  // Prints one "error: ..." line for a failed RPC and returns kExitError.
+  int Fail(const grpc::Status& status) const;
+  int Fail(const std::string& message) const;
+  // GetStudy; prints the error and returns nullopt on failure.
+  std::optional<v1::Study> FetchStudy(int64_t study_id);
+  struct StreamEnd {
+    grpc::Status status;
+    bool finished = false;    // STUDY_FINISHED came
+    bool got_events = false;  // the server answered at least once
+  };
+  // Reads one WatchStudy stream to its end, drawing every event on screen.
+  StreamEnd WatchStream(int64_t study_id, const WatchOptions& options, WatchScreen& screen);
+
+  v1::StudyService::StubInterface& stub_;
+  const ClientOptions options_;
+  std::ostream& out_;
+  std::ostream& err_;
+};
+
+}  // namespace tuner::tunectl
+
+#endif  // TUNER_TUNECTL_COMMANDS_H_
