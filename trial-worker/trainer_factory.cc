@@ -35,8 +35,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> MakeTrainer(const std::string& kind) {
 
 absl::StatusOr<std::string> ResolveDevice(const std::string& device) {
   if (device == "cpu") return device;
-  // A torch-side CUDA probe plugs in here once the torch trainer exposes one.
-  if (device == "auto") return std::string("cpu");
+  if (device == "auto") {
+#ifdef TUNER_WITH_TORCH
+    if (TorchCudaAvailable(0)) return std::string("cuda:0");
+#endif
+    return std::string("cpu");
+  }
   const std::string prefix = "cuda:";
   bool well_formed = device.size() > prefix.size() && device.compare(0, prefix.size(), prefix) == 0;
   for (size_t i = prefix.size(); well_formed && i < device.size(); ++i) {
@@ -50,6 +54,14 @@ absl::StatusOr<std::string> ResolveDevice(const std::string& device) {
     return absl::FailedPreconditionError(absl::StrCat(
         "--device ", device, ": this trial-worker was built without LibTorch; use cpu or auto"));
   }
+#ifdef TUNER_WITH_TORCH
+  const int index = std::stoi(device.substr(prefix.size()));
+  if (!TorchCudaAvailable(index)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--device ", device, ": no such CUDA device (this LibTorch sees none, or fewer); use cpu "
+        "or auto"));
+  }
+#endif
   return device;
 }
 

@@ -9,7 +9,7 @@ namespace tuner::worker::torchtrainer {
 
 const std::vector<std::string>& BackboneNames() {
   static const std::vector<std::string> kNames = {"resnet50", "lenet5", "vgg_bn",
-                                                  "resnet18_cifar"};
+                                                  "resnet18_cifar", "small_cnn"};
   return kNames;
 }
 
@@ -32,6 +32,10 @@ absl::StatusOr<std::shared_ptr<BackboneImpl>> MakeBackbone(const std::string& na
   if (name == "lenet5") {
     if (input_size < 12) return too_small(12);
     return std::static_pointer_cast<BackboneImpl>(std::make_shared<LeNet5Impl>(input_size));
+  }
+  if (name == "small_cnn") {
+    if (input_size < 8) return too_small(8);
+    return std::static_pointer_cast<BackboneImpl>(std::make_shared<SmallCnnImpl>(input_size));
   }
   if (name == "vgg_bn") {
     if (input_size < 32) return too_small(32);

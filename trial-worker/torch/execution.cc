@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -92,7 +93,8 @@ Execution::Execution(const ExecutionSetup& setup, uint64_t seed)
     optimizer_ = std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(lr));
   }
   lr_ = lr;
-  plateau_best_ = best_value_ = maximize_ ? -INFINITY : INFINITY;
+  // Finite sentinels: checkpoints keep them in JSON, which has no infinities.
+  plateau_best_ = best_value_ = (maximize_ ? -1 : 1) * std::numeric_limits<double>::max();
 }
 
 void Execution::SetTraining(bool training) {

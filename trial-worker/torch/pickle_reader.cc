@@ -124,7 +124,8 @@ class Machine {
     static const char* const kKnown[] = {"collections.OrderedDict",
                                          "torch._utils._rebuild_tensor_v2",
                                          "torch._utils._rebuild_parameter",
-                                         "builtins.dict"};
+                                         "builtins.dict",
+                                         "torch.jit._pickle.restore_type_tag"};
     bool known = StorageDtype(full).has_value();
     for (const char* k : kKnown) known = known || full == k;
     if (!known) return Error(at, absl::StrCat("unsupported global ", full));
@@ -146,6 +147,11 @@ class Machine {
     const std::vector<PickleRef>& a = (*args)->items;
     if (f == "collections.OrderedDict" || f == "builtins.dict") {
       stack_.push_back(Make(PickleValue::Kind::kDict));
+      return absl::OkStatus();
+    }
+    if (f == "torch.jit._pickle.restore_type_tag") {  // torch::pickle_save's (value, type)
+      if (a.empty()) return Error(at, "restore_type_tag without a value");
+      stack_.push_back(a[0]);
       return absl::OkStatus();
     }
     if (f == "torch._utils._rebuild_parameter") {

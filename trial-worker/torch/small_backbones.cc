@@ -23,6 +23,26 @@ std::vector<std::shared_ptr<nn::Module>> LeNet5Impl::Stages() {
   return {conv1.ptr(), conv2.ptr()};
 }
 
+SmallCnnImpl::SmallCnnImpl(int64_t input_size) {
+  const auto block = [](int64_t in, int64_t out) {
+    return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)),
+                          nn::BatchNorm2d(out), nn::ReLU(nn::ReLUOptions(true)),
+                          nn::MaxPool2d(nn::MaxPool2dOptions(2)));
+  };
+  block1 = register_module("block1", block(3, 32));
+  block2 = register_module("block2", block(32, 64));
+  const int64_t side = input_size / 4;
+  feature_dim_ = 64 * side * side;
+}
+
+torch::Tensor SmallCnnImpl::Features(const torch::Tensor& images) {
+  return block2->forward(block1->forward(images)).flatten(1);
+}
+
+std::vector<std::shared_ptr<nn::Module>> SmallCnnImpl::Stages() {
+  return {block1.ptr(), block2.ptr()};
+}
+
 VggBnImpl::VggBnImpl() {
   const std::vector<std::vector<int64_t>> widths = {
       {64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}};

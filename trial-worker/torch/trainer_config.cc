@@ -201,7 +201,7 @@ absl::StatusOr<TorchTrainerConfig> ParseTorchTrainerConfig(const nlohmann::json&
       {"kind", "epochs", "dataset", "backbone", "input_size", "batch_size", "eval_batch_size",
        "augmentation", "label_smoothing", "early_stopping", "reduce_lr_on_plateau", "cosine",
        "feature_cache", "feature_cache_max_mb", "momentum", "nesterov", "weight_decay", "units",
-       "dropout", "optimizer", "learning_rate"}));
+       "dropout", "optimizer", "learning_rate", "TEST_nan_at_epoch"}));
   if (!t.Present("dataset")) {
     return absl::InvalidArgumentError("trainer.dataset: required (name and path)");
   }
@@ -250,6 +250,7 @@ absl::StatusOr<TorchTrainerConfig> ParseTorchTrainerConfig(const nlohmann::json&
   TUNER_RETURN_IF_ERROR(t.Number("dropout", 0, 0.99, &c.dropout));
   TUNER_RETURN_IF_ERROR(t.String("optimizer", kOptimizers, &c.optimizer));
   TUNER_RETURN_IF_ERROR(t.Number("learning_rate", 1e-12, 100, &c.learning_rate));
+  TUNER_RETURN_IF_ERROR(t.Integer("TEST_nan_at_epoch", 0, 1 << 20, &c.test_nan_at_epoch));
 
   double units = static_cast<double>(c.units);
   TUNER_RETURN_IF_ERROR(ParamNumber(params, "units", 1, 1 << 16, &units));

@@ -73,6 +73,8 @@ struct TorchTrainerConfig {
   double dropout = 0.5;
   std::string optimizer = "adam";  // adam | rmsprop | sgd
   double learning_rate = 1e-3;
+  // Test hook: the training loss reads as NaN in this epoch (0: never).
+  int test_nan_at_epoch = 0;
 };
 
 // Parses `trainer` (the spec's trainer section) and applies `params` (units, dropout,

@@ -187,8 +187,8 @@ absl::StatusOr<FeatureSet> TrialRun::Features(const ImageSet& set, const std::st
   bool hit = false;
   absl::StatusOr<FeatureSet> out = cache_->GetOrCompute(CacheKey(split, augment ? view : -1),
                                                         compute, &hit);
-  spdlog::debug("trial {}: feature cache {} for {} view {}", a_.trial_id, hit ? "hit" : "miss",
-                split, view);
+  spdlog::debug("study {} trial {}: feature cache {} for {} view {}", a_.study_id, a_.trial_id,
+                hit ? "hit" : "miss", split, view);
   return out;
 }
 
@@ -201,7 +201,8 @@ absl::StatusOr<std::vector<double>> TrialRun::TrainEpoch(int epoch, const std::v
   int64_t batches = 0;
   const auto step_all = [&](const torch::Tensor& inputs, const torch::Tensor& labels) -> absl::Status {
     for (int x : live) {
-      const double loss = executions_[x]->TrainStep(inputs, labels, rngs[x]);
+      double loss = executions_[x]->TrainStep(inputs, labels, rngs[x]);
+      if (epoch == config_.test_nan_at_epoch) loss = std::nan("");
       if (!std::isfinite(loss)) {
         return absl::FailedPreconditionError(absl::StrCat(
             "loss became ", std::isnan(loss) ? "NaN" : "inf", " at epoch ", epoch));
@@ -290,6 +291,9 @@ absl::StatusOr<TrainResult> TrialRun::Run() {
       executions_[x]->SetTraining(true);
       executions_[x]->BeginEpoch(epoch);
     }
+    // Dropout draws from torch's global generator: reseeding it per epoch makes a resumed
+    // trial's epochs identical to an uninterrupted run's.
+    torch::manual_seed(MixSeed(a_.seed, static_cast<uint64_t>(epoch)));
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::vector<double>> train_loss = TrainEpoch(epoch, live);
     if (!train_loss.ok()) return train_loss.status();
@@ -319,8 +323,9 @@ absl::StatusOr<TrainResult> TrialRun::Run() {
       if (!context_.ReportEpoch(report)) stopped_ = true;
     }
     completed = epoch;
-    spdlog::info("trial {}: epoch {}/{} {:.1f} s, {:.0f} images/s", a_.trial_id, epoch,
-                 a_.budget_epochs, seconds, n_train * live.size() / std::max(1e-9, seconds));
+    spdlog::info("study {} trial {}: epoch {}/{} {:.1f} s, {:.0f} images/s", a_.study_id,
+                 a_.trial_id, epoch, a_.budget_epochs, seconds,
+                 n_train * live.size() / std::max(1e-9, seconds));
   }
 
   TrainResult result;
