@@ -37,6 +37,7 @@ struct SchedulerOptions {
   double lease_seconds = 30;        // a worker heartbeats at least every third of it
   double max_wait_seconds = 20;     // cap on AcquireTrial's long-poll
   int64_t max_studies = 10000;
+  int64_t max_workers = 100000;     // distinct worker names ever registered
   std::function<double()> clock;    // unix seconds; the system clock when empty
 };
 

@@ -1,6 +1,8 @@
 // Scheduler: the WorkerService side (leases, reports, completions) and the timers.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -40,14 +42,50 @@ absl::Status ValidateMetrics(const google::protobuf::Map<std::string, double>& m
 
 }  // namespace
 
-void Scheduler::RegisterWorker(const v1::RegisterWorkerRequest& request,
-                               v1::RegisterWorkerResponse* response, Done done) {
-  if (request.name().empty() || request.name().size() > 256) {
-    done(absl::InvalidArgumentError("name: must have 1 to 256 characters"));
-    return;
+namespace {
+
+bool AllIn(const std::string& text, const char* extra) {
+  for (char c : text) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::strchr(extra, c) == nullptr) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Worker names and devices end up in logs, the db and terminal tables: a small charset.
+absl::Status ValidateWorkerIdentity(const v1::RegisterWorkerRequest& request) {
+  if (request.name().empty() || request.name().size() > 256 || !AllIn(request.name(), "._:@/-")) {
+    return absl::InvalidArgumentError(
+        "name: must have 1 to 256 characters from A-Z a-z 0-9 . _ : @ / -");
+  }
+  if (request.host().size() > 256) {
+    return absl::InvalidArgumentError("host: at most 256 characters");
+  }
+  for (char c : request.host()) {
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError("host: printable ASCII characters only");
+    }
   }
   if (request.devices_size() > 64) {
-    done(absl::InvalidArgumentError("devices: at most 64"));
+    return absl::InvalidArgumentError("devices: at most 64");
+  }
+  for (const std::string& device : request.devices()) {
+    if (device.empty() || device.size() > 64 || !AllIn(device, ":._-")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "devices: \"", device.substr(0, 64),
+          "\" is not a device name (1 to 64 characters from A-Z a-z 0-9 : . _ -)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void Scheduler::RegisterWorker(const v1::RegisterWorkerRequest& request,
+                               v1::RegisterWorkerResponse* response, Done done) {
+  if (absl::Status valid = ValidateWorkerIdentity(request); !valid.ok()) {
+    done(valid);
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -57,6 +95,12 @@ void Scheduler::RegisterWorker(const v1::RegisterWorkerRequest& request,
     if (worker.name == request.name()) row = &worker;
   }
   if (row == nullptr) {
+    if (static_cast<int64_t>(workers_.size()) >= options_.max_workers) {
+      done(absl::ResourceExhaustedError(absl::StrCat(
+          "name: this server already knows ", workers_.size(),
+          " workers (its limit); reuse a worker name")));
+      return;
+    }
     const int64_t id = next_worker_id_++;
     row = &workers_[id];
     row->id = id;

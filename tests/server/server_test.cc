@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/sha256.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/raw_worker.h"
 #include "tests/server/specs.h"
@@ -13,6 +14,8 @@
 
 namespace tuner::testing {
 namespace {
+
+using ::testing::HasSubstr;
 
 int64_t CreateStudy(TestServer& server, const std::string& spec) {
   v1::CreateStudyRequest request;
@@ -355,6 +358,35 @@ TEST(Server, StopStudyTellsRunningWorkersToStop) {
   v1::AcquireTrialResponse none;
   ASSERT_TRUE(worker.Acquire(&none).ok());
   EXPECT_FALSE(none.has_trial());
+}
+
+TEST(Server, WorkerNamesHostsAndDevicesAreChecked) {
+  TestServer server;
+  const auto register_worker = [&](const std::string& name, const std::string& host,
+                                   std::vector<std::string> devices, std::string* message) {
+    v1::RegisterWorkerRequest request;
+    request.set_name(name);
+    request.set_host(host);
+    for (const std::string& device : devices) request.add_devices(device);
+    v1::RegisterWorkerResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = server.workers().RegisterWorker(&context, request, &response);
+    if (message != nullptr) *message = status.error_message();
+    return status.error_code();
+  };
+  std::string message;
+  EXPECT_EQ(register_worker("node-1:4242", "node-1", {"cuda:0", "cuda:1"}, nullptr),
+            grpc::StatusCode::OK);
+  EXPECT_EQ(register_worker("bad name", "h", {}, &message), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(message, HasSubstr("name:"));
+  EXPECT_EQ(register_worker("x\x1b[2J", "h", {}, nullptr), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(register_worker(std::string(257, 'a'), "h", {}, nullptr),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(register_worker("w", "host\nnext", {}, &message), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(message, HasSubstr("host:"));
+  EXPECT_EQ(register_worker("w", "h", {"cuda 0"}, &message), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(message, HasSubstr("devices:"));
+  EXPECT_EQ(register_worker("w", "h", {""}, nullptr), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST(Server, MalformedRequestsGetInvalidArgumentOrNotFound) {
