@@ -105,7 +105,8 @@ void BindText(sqlite3_stmt* stmt, int index, const std::string& text) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
+                                                         int busy_timeout_ms) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -115,8 +116,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
     sqlite3_close(raw);
     return absl::UnavailableError(absl::StrCat("cannot open db ", path, ": ", message));
   }
-  std::unique_ptr<Database> db(new Database(raw));
-  sqlite3_busy_timeout(raw, 5000);
+  std::unique_ptr<Database> db(new Database(raw, path));
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
   if (auto s = db->Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
   if (auto s = db->Exec("PRAGMA synchronous=FULL"); !s.ok()) return s;
   if (auto s = db->Exec("PRAGMA foreign_keys=ON"); !s.ok()) return s;
@@ -126,7 +127,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   return db;
 }
 
-Database::Database(sqlite3* db) : db_(db), statements_(kStatementCount, nullptr) {}
+Database::Database(sqlite3* db, std::string path)
+    : path_(std::move(path)), db_(db), statements_(kStatementCount, nullptr) {}
 
 Database::~Database() {
   for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
@@ -135,7 +137,7 @@ Database::~Database() {
 
 absl::Status Database::Error(const char* what) const {
   int code = sqlite3_errcode(db_);
-  std::string message = absl::StrCat(what, ": ", sqlite3_errmsg(db_));
+  std::string message = absl::StrCat("db ", path_, ": ", what, ": ", sqlite3_errmsg(db_));
   // A locked or busy db and a full disk are conditions an operator can fix; the rest is a bug
   // or corruption.
   if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return absl::UnavailableError(message);
@@ -147,9 +149,8 @@ absl::Status Database::Error(const char* what) const {
 absl::Status Database::Exec(const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : "unknown error";
-    sqlite3_free(error);
-    return Error(message.c_str());
+    sqlite3_free(error);  // the same text as sqlite3_errmsg, which Error adds
+    return Error(sql);
   }
   return absl::OkStatus();
 }

@@ -24,8 +24,10 @@ inline constexpr int kSchemaVersion = 1;
 class Database {
  public:
   // Opens (creating when missing) and migrates. WAL mode, synchronous=FULL: a commit that
-  // returned is on disk and survives kill -9 and power loss.
-  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path);
+  // returned is on disk and survives kill -9 and power loss. A write that finds the db locked
+  // by another process waits up to busy_timeout_ms, then fails with UNAVAILABLE.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
+                                                         int busy_timeout_ms = 5000);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -47,7 +49,7 @@ class Database {
   absl::StatusOr<std::vector<CheckpointRow>> LoadCheckpoints();
 
  private:
-  explicit Database(sqlite3* db);
+  Database(sqlite3* db, std::string path);
   absl::Status Exec(const char* sql);
   absl::Status Migrate();
   absl::Status Error(const char* what) const;
@@ -55,6 +57,7 @@ class Database {
   absl::StatusOr<std::vector<IntermediateRow>> QueryIntermediates(int index, const char* sql,
                                                                   int64_t id);
 
+  const std::string path_;  // for error messages
   sqlite3* const db_;
   int schema_version_ = 0;
   std::vector<sqlite3_stmt*> statements_;  // by index, prepared on first use

@@ -1,8 +1,10 @@
 #include "storage/group_committer.h"
 
+#include <chrono>
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 
 namespace tuner::storage {
 
@@ -38,6 +40,21 @@ uint64_t GroupCommitter::transactions() const {
   return transactions_;
 }
 
+uint64_t GroupCommitter::pending_retries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_retries_;
+}
+
+namespace {
+
+// The db is locked or the disk is full: conditions an operator fixes, after which the writes
+// can land.
+bool Transient(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsResourceExhausted(status);
+}
+
+}  // namespace
+
 uint64_t GroupCommitter::batches() const {
   std::lock_guard<std::mutex> lock(mu_);
   return batches_;
@@ -46,19 +63,29 @@ uint64_t GroupCommitter::batches() const {
 void GroupCommitter::Run() {
   for (;;) {
     std::deque<Batch> work;
+    bool stopping = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
+      if (retry_.empty()) {
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      } else {
+        wake_.wait_for(lock, std::chrono::seconds(1),
+                       [this] { return stopping_ || !queue_.empty(); });
+      }
+      if (queue_.empty() && retry_.empty()) return;  // stopping and drained
       work.swap(queue_);
+      stopping = stopping_;
     }
+    // Writes that failed earlier go first: every later write of the same row is newer.
+    std::vector<WriteOp> retry;
+    retry.swap(retry_);
     std::vector<absl::Status> results(work.size());
+    absl::Status retry_result;
     absl::Status begin = db_->Begin();
     if (begin.ok()) {
-      for (size_t i = 0; i < work.size(); ++i) {
-        if (work[i].ops.empty()) continue;
+      const auto apply = [this](const std::vector<WriteOp>& ops) {
         absl::Status s = db_->Savepoint();
-        for (const WriteOp& op : work[i].ops) {
+        for (const WriteOp& op : ops) {
           if (!s.ok()) break;
           s = db_->Write(op);
         }
@@ -67,22 +94,53 @@ void GroupCommitter::Run() {
         } else {
           db_->RollbackToSavepoint().IgnoreError();
         }
-        results[i] = s;
+        return s;
+      };
+      if (!retry.empty()) retry_result = apply(retry);
+      for (size_t i = 0; i < work.size(); ++i) {
+        if (!work[i].ops.empty()) results[i] = apply(work[i].ops);
       }
       absl::Status commit = db_->Commit();
       if (!commit.ok()) {
         db_->Rollback().IgnoreError();
+        if (retry_result.ok()) retry_result = commit;
         for (auto& r : results) {
           if (r.ok()) r = absl::Status(commit.code(), absl::StrCat("commit: ", commit.message()));
         }
       }
     } else {
+      retry_result = begin;
       for (auto& r : results) r = begin;
+    }
+    // Keep what failed for a reason an operator can fix, in order; a write refused for any
+    // other reason (a bug, corruption) is dropped with its error.
+    if (!retry.empty()) {
+      if (Transient(retry_result)) {
+        retry_ = std::move(retry);
+      } else if (!retry_result.ok()) {
+        spdlog::error("db: dropping {} writes that failed again: {}", retry.size(),
+                      retry_result.ToString());
+      } else {
+        spdlog::info("db: {} delayed writes landed", retry.size());
+      }
+    }
+    for (size_t i = 0; i < work.size(); ++i) {
+      if (Transient(results[i])) {
+        if (retry_.empty()) {
+          spdlog::warn("db: {}; keeping the writes to re-apply when it clears", results[i].ToString());
+        }
+        retry_.insert(retry_.end(), work[i].ops.begin(), work[i].ops.end());
+      }
+    }
+    if (stopping && !retry_.empty()) {  // one last try at shutdown, then give up
+      spdlog::error("db: shutting down with {} writes that could not be stored", retry_.size());
+      retry_.clear();
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++transactions_;
       batches_ += work.size();
+      pending_retries_ = retry_.size();
     }
     for (size_t i = 0; i < work.size(); ++i) {
       if (work[i].done) work[i].done(results[i]);

@@ -5,6 +5,12 @@
 // alone, a batch is committed at once. A callback runs only after its batch is durable, so an
 // RPC answered from it is never lost on kill -9.
 //
+// A batch that fails because the db is locked or the disk is full (UNAVAILABLE,
+// RESOURCE_EXHAUSTED) gets that error, and its writes are also kept and re-applied, before any
+// newer write, at the next transaction (and about once a second while nothing else comes), so
+// the db catches up with what the server holds in memory once the operator frees the disk or
+// the lock. Rows are whole-row upserts, so re-applying them in order is safe.
+//
 // Thread-safe: Submit may be called from any thread; callbacks run on the writer thread and
 // must not block.
 #ifndef TUNER_STORAGE_GROUP_COMMITTER_H_
@@ -45,6 +51,8 @@ class GroupCommitter {
   // Statistics, for logs and benchmarks.
   uint64_t transactions() const;
   uint64_t batches() const;
+  // Writes of failed batches waiting to be re-applied (0 when the db is in step).
+  uint64_t pending_retries() const;
 
  private:
   struct Batch {
@@ -59,6 +67,8 @@ class GroupCommitter {
   std::condition_variable wake_;
   std::deque<Batch> queue_;       // guarded by mu_
   bool stopping_ = false;         // guarded by mu_
+  uint64_t pending_retries_ = 0;  // guarded by mu_
+  std::vector<WriteOp> retry_;    // writer thread only: failed writes to re-apply first
   uint64_t transactions_ = 0;     // guarded by mu_
   uint64_t batches_ = 0;          // guarded by mu_
 

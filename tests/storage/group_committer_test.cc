@@ -1,9 +1,11 @@
 #include "storage/group_committer.h"
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "sqlite3.h"
 #include "tests/testing/temp_dir.h"
 
 namespace tuner::storage {
@@ -85,6 +87,37 @@ TEST(GroupCommitter, BadBatchFailsAloneAndOthersLand) {
   ASSERT_TRUE(snapshot.ok());
   ASSERT_EQ(snapshot->trials.size(), 1u);
   EXPECT_EQ(snapshot->trials[0].id, 4);
+}
+
+TEST(GroupCommitter, LockedDbFailsTheBatchAndItsWritesLandOnceFreed) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.File("t.db"), /*busy_timeout_ms=*/50);
+  ASSERT_TRUE(db.ok());
+  // Another process holds the write lock.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.File("t.db").c_str(), &other), SQLITE_OK);
+  GroupCommitter committer(std::move(*db));
+  ASSERT_TRUE(committer.Flush().ok());
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::promise<absl::Status> first;
+  committer.Submit({Study(1), Trial(1, 1)}, [&](const absl::Status& s) { first.set_value(s); });
+  absl::Status status = first.get_future().get();
+  EXPECT_TRUE(absl::IsUnavailable(status)) << status;
+  EXPECT_NE(status.message().find("locked"), std::string::npos) << status;
+  EXPECT_GT(committer.pending_retries(), 0u);
+  // Freed: the failed writes land before the next batch, whose trial needs study 1.
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::promise<absl::Status> second;
+  committer.Submit({Trial(2, 1)}, [&](const absl::Status& s) { second.set_value(s); });
+  EXPECT_TRUE(second.get_future().get().ok());
+  EXPECT_EQ(committer.pending_retries(), 0u);
+  sqlite3_close(other);
+  auto reopened = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(reopened.ok());
+  auto snapshot = (*reopened)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->studies.size(), 1u);
+  EXPECT_EQ(snapshot->trials.size(), 2u);
 }
 
 TEST(GroupCommitter, DestructorDrainsTheQueue) {
