@@ -9,7 +9,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libboost-dev libspdlog-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev
   libtorch-dev libopenblas0-pthread
-  dataset-fashion-mnist iproute2
+  dataset-fashion-mnist iproute2 openssl
   python3-torchvision python3-optuna python3-grpcio python3-protobuf
 )
 
