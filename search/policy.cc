@@ -1,5 +1,6 @@
 #include "search/policy.h"
 
+#include "search/asha.h"
 #include "search/grid_search.h"
 #include "search/hyperband.h"
 #include "search/random_search.h"
@@ -28,8 +29,10 @@ absl::StatusOr<std::unique_ptr<SearchPolicy>> MakePolicy(const StudySpec& spec) 
       return GridSearch::Create(spec);
     case Algorithm::kHyperband:
       return HyperbandPolicy::Create(spec);
+    case Algorithm::kAsha:
+      return AshaPolicy::Create(spec);
   }
-  return absl::InvalidArgumentError("algorithm.kind: must be one of random, grid, hyperband");
+  return absl::InvalidArgumentError("algorithm.kind: must be one of random, grid, hyperband, asha");
 }
 
 }  // namespace tuner::search

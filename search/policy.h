@@ -6,6 +6,7 @@
 #define TUNER_SEARCH_POLICY_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -25,9 +26,12 @@ struct TrialRecord {
   Params params;
   TrialState state = TrialState::kPending;
   std::optional<double> value;  // objective at the end of its current rung / of training
-  int bracket = -1;          // Hyperband only
+  int bracket = -1;          // Hyperband and ASHA only
   int rung = 0;
   int budget_epochs = 0;
+  // Intermediate values: epoch -> mean over the executions that reported that epoch. ASHA
+  // reads the values at rungs a trial has left; the median pruner compares epochs.
+  std::map<int, double> intermediate;
 };
 
 // A trial to create. Its number is history.size() + its index in Plan::new_trials.
@@ -56,7 +60,8 @@ class SearchPolicy {
  public:
   virtual ~SearchPolicy() = default;
   // history: every trial of the study, indexed by number. max_new: how many new trials the
-  // scheduler can take now (promotions and prunes are always returned in full).
+  // scheduler can take now. Hyperband returns promotions and prunes in full; ASHA decides
+  // when a worker asks, so its promotions count against max_new like new trials.
   virtual Plan Next(const std::vector<TrialRecord>& history, int max_new) const = 0;
   // Whether a trial that just finished its budget may still be promoted (then it is PAUSED,
   // keeps a checkpoint and waits for its rung); otherwise it is COMPLETED.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "search/sampler.h"
 
 namespace tuner::search {
 
@@ -19,15 +20,25 @@ absl::StatusOr<std::unique_ptr<RandomSearch>> RandomSearch::Create(const StudySp
 }
 
 RandomSearch::RandomSearch(const StudySpec& spec)
-    : space_(spec.space), seed_(spec.seed), max_trials_(spec.max_trials), epochs_(spec.epochs) {}
+    : space_(spec.space),
+      sampler_(spec.sampler),
+      maximize_(spec.maximize),
+      seed_(spec.seed),
+      max_trials_(spec.max_trials),
+      epochs_(spec.epochs) {}
 
 Plan RandomSearch::Next(const std::vector<TrialRecord>& history, int max_new) const {
   Plan plan;
   const int64_t first = static_cast<int64_t>(history.size());
   const int64_t end = std::min<int64_t>(max_trials_, first + std::max(max_new, 0));
+  std::vector<Observation> observations;
+  if (sampler_.kind != SamplerKind::kRandom && first < end) {
+    observations = FinishedObservations(history);
+  }
   for (int64_t number = first; number < end; ++number) {
     std::mt19937_64 rng = TrialRng(seed_, number);
-    plan.new_trials.push_back({SampleParams(space_, rng), -1, 0, epochs_});
+    plan.new_trials.push_back(
+        {SampleWith(sampler_, space_, maximize_, observations, rng), -1, 0, epochs_});
   }
   plan.finished = std::max(end, first) >= max_trials_;
   return plan;

@@ -13,6 +13,7 @@ namespace tuner::search {
 
 // Samples max_trials configurations, each from TrialRng(seed, k), so the sequence does not
 // depend on how the scheduler batches its calls. Every trial trains spec.epochs epochs.
+// With sampler tpe, trial k's params also depend on the trials finished when it is created.
 // Immutable after Create; safe to call from several threads.
 class RandomSearch final : public SearchPolicy {
  public:
@@ -27,6 +28,8 @@ class RandomSearch final : public SearchPolicy {
   explicit RandomSearch(const StudySpec& spec);
 
   const SearchSpace space_;
+  const SamplerSpec sampler_;
+  const bool maximize_;
   const uint64_t seed_;
   const int64_t max_trials_;
   const int epochs_;

@@ -197,6 +197,8 @@ std::vector<ParamValue> GridValues(const ParamSpec& spec) {
   return values;
 }
 
+ParamValue GridValueAt(const ParamSpec& spec, int64_t index) { return RangeValueAt(spec, index); }
+
 Params SampleParams(const SearchSpace& space, std::mt19937_64& rng) {
   Params params;
   // One draw per param in the spec's order, so adding a param at the end keeps the others.

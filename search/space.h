@@ -45,6 +45,10 @@ struct SearchSpace {
 // small tolerance so 0.2..0.5 step 0.1 has 4 values). Empty for a float range without step.
 std::vector<ParamValue> GridValues(const ParamSpec& spec);
 
+// Value number `index` (0-based, < GridSize) of an int range or a stepped range, exactly as
+// GridValues lists it, without building the list.
+ParamValue GridValueAt(const ParamSpec& spec, int64_t index);
+
 // One random configuration. Stepped ranges snap to the grid; log ranges sample log-uniformly.
 Params SampleParams(const SearchSpace& space, std::mt19937_64& rng);
 

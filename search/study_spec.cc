@@ -297,12 +297,15 @@ absl::Status ReadAlgorithm(const YAML::Node* node, const YAML::Node& root, Study
   if (!node->IsMap()) return Invalid("algorithm", "must be a mapping of fields", *node);
   const YAML::Node kind_node = (*node)["kind"];
   const Fields kind_only = kind_node.IsDefined() ? Fields{{"kind", kind_node}} : Fields{};
-  absl::StatusOr<std::string> kind = ReadEnum(kind_only, "algorithm", "kind",
-                                              {"random", "grid", "hyperband"}, std::nullopt, *node);
+  absl::StatusOr<std::string> kind = ReadEnum(
+      kind_only, "algorithm", "kind", {"random", "grid", "hyperband", "asha"}, std::nullopt, *node);
   if (!kind.ok()) return kind.status();
   std::vector<std::string> allowed = {"kind"};
   if (*kind == "random") allowed.push_back("max_trials");
   if (*kind == "hyperband") allowed.insert(allowed.end(), {"max_epochs", "eta", "iterations"});
+  if (*kind == "asha") {
+    allowed.insert(allowed.end(), {"max_trials", "min_epochs", "max_epochs", "eta", "brackets"});
+  }
   absl::StatusOr<Fields> fields =
       ReadFields(*node, "algorithm", allowed, absl::StrCat("allowed for kind ", *kind));
   if (!fields.ok()) return fields.status();
@@ -315,6 +318,26 @@ absl::Status ReadAlgorithm(const YAML::Node* node, const YAML::Node& root, Study
         ReadInt(*fields, "algorithm", "max_trials", 1, kMaxTrials, std::nullopt, *node);
     if (!max_trials.ok()) return max_trials.status();
     spec->max_trials = static_cast<int>(*max_trials);
+  } else if (*kind == "asha") {
+    spec->algorithm = Algorithm::kAsha;
+    absl::StatusOr<int64_t> max_trials =
+        ReadInt(*fields, "algorithm", "max_trials", 1, kMaxTrials, std::nullopt, *node);
+    if (!max_trials.ok()) return max_trials.status();
+    absl::StatusOr<int64_t> max_epochs =
+        ReadInt(*fields, "algorithm", "max_epochs", 1, kMaxEpochs, std::nullopt, *node);
+    if (!max_epochs.ok()) return max_epochs.status();
+    absl::StatusOr<int64_t> min_epochs =
+        ReadInt(*fields, "algorithm", "min_epochs", 1, *max_epochs, 1, *node);
+    if (!min_epochs.ok()) return min_epochs.status();
+    absl::StatusOr<int64_t> eta = ReadInt(*fields, "algorithm", "eta", 2, 1000, 3, *node);
+    if (!eta.ok()) return eta.status();
+    absl::StatusOr<int64_t> brackets = ReadInt(*fields, "algorithm", "brackets", 1, 100, 1, *node);
+    if (!brackets.ok()) return brackets.status();
+    spec->max_trials = static_cast<int>(*max_trials);
+    spec->asha.max_epochs = static_cast<int>(*max_epochs);
+    spec->asha.min_epochs = static_cast<int>(*min_epochs);
+    spec->asha.eta = static_cast<int>(*eta);
+    spec->asha.brackets = static_cast<int>(*brackets);
   } else {
     spec->algorithm = Algorithm::kHyperband;
     absl::StatusOr<int64_t> max_epochs =
@@ -329,6 +352,102 @@ absl::Status ReadAlgorithm(const YAML::Node* node, const YAML::Node& root, Study
     spec->hyperband.eta = static_cast<int>(*eta);
     spec->hyperband.iterations = static_cast<int>(*iterations);
   }
+  return absl::OkStatus();
+}
+
+// A number field in (lo, hi]; `fallback` when absent.
+absl::StatusOr<double> ReadFraction(const Fields& fields, const std::string& prefix,
+                                    const std::string& key, double fallback) {
+  const YAML::Node* node = Find(fields, key);
+  if (node == nullptr) return fallback;
+  const YamlScalar scalar = node->IsScalar() ? ReadScalar(*node) : YamlScalar{};
+  const bool number =
+      scalar.kind == YamlScalar::Kind::kInt || scalar.kind == YamlScalar::Kind::kFloat;
+  if (!number || !(scalar.number > 0) || !(scalar.number < 1)) {
+    return Invalid(Join(prefix, key), absl::StrCat("must be a number > 0 and < 1", Got(*node)),
+                   *node);
+  }
+  return scalar.number;
+}
+
+// `sampler: tpe` is short for `sampler: {kind: tpe}`.
+absl::Status ReadSampler(const YAML::Node* node, StudySpec* spec) {
+  if (node == nullptr) return absl::OkStatus();
+  Fields fields;
+  const YAML::Node& where = *node;
+  if (node->IsScalar()) {
+    fields.emplace("kind", *node);
+  } else {
+    absl::StatusOr<Fields> read = ReadFields(
+        *node, "sampler", {"kind", "n_startup_trials", "gamma", "n_ei_candidates"});
+    if (!read.ok()) return read.status();
+    fields = *std::move(read);
+  }
+  absl::StatusOr<std::string> kind =
+      ReadEnum(fields, "sampler", "kind", {"random", "tpe"}, std::nullopt, where);
+  if (!kind.ok()) return kind.status();
+  if (*kind == "random") {
+    for (const char* key : {"n_startup_trials", "gamma", "n_ei_candidates"}) {
+      if (const YAML::Node* extra = Find(fields, key)) {
+        return Invalid(Join("sampler", key), "is a tpe field (sampler.kind is random)", *extra);
+      }
+    }
+  }
+  if (spec->algorithm != Algorithm::kRandom && spec->algorithm != Algorithm::kAsha) {
+    return Invalid("sampler.kind",
+                   absl::StrCat(*kind, " cannot be combined with algorithm kind ",
+                                AlgorithmName(spec->algorithm),
+                                " (a sampler is allowed with random, asha)"),
+                   where);
+  }
+  absl::StatusOr<int64_t> startup =
+      ReadInt(fields, "sampler", "n_startup_trials", 0, kMaxTrials, 10, where);
+  if (!startup.ok()) return startup.status();
+  absl::StatusOr<double> gamma = ReadFraction(fields, "sampler", "gamma", 0.25);
+  if (!gamma.ok()) return gamma.status();
+  absl::StatusOr<int64_t> candidates =
+      ReadInt(fields, "sampler", "n_ei_candidates", 1, 10000, 24, where);
+  if (!candidates.ok()) return candidates.status();
+  spec->sampler.kind = *kind == "tpe" ? SamplerKind::kTpe : SamplerKind::kRandom;
+  spec->sampler.n_startup_trials = static_cast<int>(*startup);
+  spec->sampler.gamma = *gamma;
+  spec->sampler.n_ei_candidates = static_cast<int>(*candidates);
+  return absl::OkStatus();
+}
+
+absl::Status ReadPruner(const YAML::Node* node, StudySpec* spec) {
+  if (node == nullptr) return absl::OkStatus();
+  absl::StatusOr<Fields> fields =
+      ReadFields(*node, "pruner", {"kind", "n_startup_trials", "n_warmup_epochs"});
+  if (!fields.ok()) return fields.status();
+  absl::StatusOr<std::string> kind =
+      ReadEnum(*fields, "pruner", "kind", {"median", "none"}, std::nullopt, *node);
+  if (!kind.ok()) return kind.status();
+  if (*kind == "none") {
+    for (const char* key : {"n_startup_trials", "n_warmup_epochs"}) {
+      if (const YAML::Node* extra = Find(*fields, key)) {
+        return Invalid(Join("pruner", key), "is a median field (pruner.kind is none)", *extra);
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (spec->algorithm != Algorithm::kRandom && spec->algorithm != Algorithm::kGrid) {
+    return Invalid("pruner.kind",
+                   absl::StrCat("median cannot be combined with algorithm kind ",
+                                AlgorithmName(spec->algorithm),
+                                ", which stops trials itself (a pruner is allowed with random, "
+                                "grid)"),
+                   *node);
+  }
+  absl::StatusOr<int64_t> startup =
+      ReadInt(*fields, "pruner", "n_startup_trials", 0, kMaxTrials, 5, *node);
+  if (!startup.ok()) return startup.status();
+  absl::StatusOr<int64_t> warmup =
+      ReadInt(*fields, "pruner", "n_warmup_epochs", 0, kMaxEpochs, 1, *node);
+  if (!warmup.ok()) return warmup.status();
+  spec->pruner.kind = PrunerKind::kMedian;
+  spec->pruner.n_startup_trials = static_cast<int>(*startup);
+  spec->pruner.n_warmup_epochs = static_cast<int>(*warmup);
   return absl::OkStatus();
 }
 
@@ -372,8 +491,8 @@ absl::StatusOr<StudySpec> Read(const YAML::Node& root) {
   if (!root.IsMap()) return Invalid("spec", "must be a YAML mapping of fields", root);
   absl::StatusOr<Fields> fields =
       ReadFields(root, "",
-                 {"name", "objective", "algorithm", "executions_per_trial", "max_parallel",
-                  "max_attempts", "seed", "search_space", "trainer"});
+                 {"name", "objective", "algorithm", "sampler", "pruner", "executions_per_trial",
+                  "max_parallel", "max_attempts", "seed", "search_space", "trainer"});
   if (!fields.ok()) return fields.status();
   StudySpec spec;
   absl::StatusOr<std::string> name = ReadName(*fields, "", "name", "", std::nullopt, root);
@@ -381,6 +500,8 @@ absl::StatusOr<StudySpec> Read(const YAML::Node& root) {
   spec.name = *name;
   if (auto s = ReadObjective(Find(*fields, "objective"), &spec); !s.ok()) return s;
   if (auto s = ReadAlgorithm(Find(*fields, "algorithm"), root, &spec); !s.ok()) return s;
+  if (auto s = ReadSampler(Find(*fields, "sampler"), &spec); !s.ok()) return s;
+  if (auto s = ReadPruner(Find(*fields, "pruner"), &spec); !s.ok()) return s;
   absl::StatusOr<int64_t> executions =
       ReadInt(*fields, "", "executions_per_trial", 1, 100, 1, root);
   if (!executions.ok()) return executions.status();
@@ -415,6 +536,8 @@ const char* AlgorithmName(Algorithm algorithm) {
       return "grid";
     case Algorithm::kHyperband:
       return "hyperband";
+    case Algorithm::kAsha:
+      return "asha";
   }
   return "unknown";
 }

@@ -11,7 +11,7 @@
 
 namespace tuner::search {
 
-enum class Algorithm { kRandom, kGrid, kHyperband };
+enum class Algorithm { kRandom, kGrid, kHyperband, kAsha };
 const char* AlgorithmName(Algorithm algorithm);
 
 struct HyperbandSpec {
@@ -20,13 +20,43 @@ struct HyperbandSpec {
   int iterations = 1;   // how many times the full set of brackets runs
 };
 
+// ASHA (Li et al., MLSys 2020). Bracket s has rungs at min_epochs * eta^(s+k) epochs below
+// max_epochs, then max_epochs; new configurations go to brackets round-robin.
+struct AshaSpec {
+  int min_epochs = 1;   // r: epochs of bracket 0's first rung
+  int max_epochs = 0;   // R: the most epochs one configuration gets
+  int eta = 3;          // a rung promotes its top 1/eta
+  int brackets = 1;     // 1: standard ASHA (early-stopping rate 0)
+};
+
+// How new configurations are chosen (random and asha).
+enum class SamplerKind { kRandom, kTpe };
+struct SamplerSpec {
+  SamplerKind kind = SamplerKind::kRandom;
+  // TPE (Bergstra et al., NeurIPS 2011); see search/tpe_sampler.h.
+  int n_startup_trials = 10;  // random until this many trials have a value to learn from
+  double gamma = 0.25;        // the best ceil(gamma * n) observations form l(x)
+  int n_ei_candidates = 24;   // candidates drawn from l(x) per param
+};
+
+// Stopping hopeless trials at ReportIntermediate (random and grid).
+enum class PrunerKind { kNone, kMedian };
+struct PrunerSpec {
+  PrunerKind kind = PrunerKind::kNone;
+  int n_startup_trials = 5;   // no pruning before this many trials COMPLETED
+  int n_warmup_epochs = 1;    // no trial is pruned in its first n_warmup_epochs epochs
+};
+
 struct StudySpec {
   std::string name;
   std::string objective_metric = "val_accuracy";
   bool maximize = true;
   Algorithm algorithm = Algorithm::kRandom;
-  int max_trials = 10;          // random only
+  int max_trials = 10;          // random and asha
   HyperbandSpec hyperband;      // hyperband only
+  AshaSpec asha;                // asha only
+  SamplerSpec sampler;
+  PrunerSpec pruner;
   int executions_per_trial = 1;
   int max_parallel = 0;         // 0: no limit
   int max_attempts = 3;         // leases per trial before it is FAILED

@@ -155,7 +155,7 @@ TEST(ParseStudySpec, RefusesBadSpecsNamingTheField) {
                "{dropout: {type: float, min: 0.2, max: 0.5, step: -0.1}}"),
        "search_space.dropout.step: must be > 0"},
       {Minimal("{kind: bayes}"),
-       "algorithm.kind: must be one of random, grid, hyperband (got \"bayes\")"},
+       "algorithm.kind: must be one of random, grid, hyperband, asha (got \"bayes\")"},
       {Minimal("{kind: random, max_trials: 3}",
                "{learning_rate: {type: float, min: 0, max: 0.01, log: true}}"),
        "search_space.learning_rate.min: must be > 0 for a log range"},
@@ -262,6 +262,93 @@ TEST(ParseStudySpec, RefusesBadSpecsNamingTheField) {
   }
 }
 
+TEST(ParseStudySpec, ReadsAshaAndItsDefaults) {
+  StudySpec spec = *ParseStudySpec(Minimal("{kind: asha, max_trials: 50, max_epochs: 27}"));
+  EXPECT_EQ(spec.algorithm, Algorithm::kAsha);
+  EXPECT_EQ(spec.max_trials, 50);
+  EXPECT_EQ(spec.asha.max_epochs, 27);
+  EXPECT_EQ(spec.asha.min_epochs, 1);
+  EXPECT_EQ(spec.asha.eta, 3);
+  EXPECT_EQ(spec.asha.brackets, 1);
+  spec = *ParseStudySpec(Minimal(
+      "{kind: asha, max_trials: 5, min_epochs: 2, max_epochs: 50, eta: 4, brackets: 2}"));
+  EXPECT_EQ(spec.asha.min_epochs, 2);
+  EXPECT_EQ(spec.asha.eta, 4);
+  EXPECT_EQ(spec.asha.brackets, 2);
+}
+
+TEST(ParseStudySpec, ReadsSamplerAndPruner) {
+  StudySpec spec = *ParseStudySpec(Minimal() + "sampler: tpe\npruner: {kind: median}\n");
+  EXPECT_EQ(spec.sampler.kind, SamplerKind::kTpe);
+  EXPECT_EQ(spec.sampler.n_startup_trials, 10);
+  EXPECT_DOUBLE_EQ(spec.sampler.gamma, 0.25);
+  EXPECT_EQ(spec.sampler.n_ei_candidates, 24);
+  EXPECT_EQ(spec.pruner.kind, PrunerKind::kMedian);
+  EXPECT_EQ(spec.pruner.n_startup_trials, 5);
+  EXPECT_EQ(spec.pruner.n_warmup_epochs, 1);
+  spec = *ParseStudySpec(
+      Minimal("{kind: asha, max_trials: 5, max_epochs: 9}") +
+      "sampler: {kind: tpe, n_startup_trials: 4, gamma: 0.1, n_ei_candidates: 8}\n");
+  EXPECT_EQ(spec.sampler.n_startup_trials, 4);
+  EXPECT_DOUBLE_EQ(spec.sampler.gamma, 0.1);
+  EXPECT_EQ(spec.sampler.n_ei_candidates, 8);
+  spec = *ParseStudySpec(Minimal() + "pruner: {kind: median, n_startup_trials: 2, "
+                                     "n_warmup_epochs: 0}\n");
+  EXPECT_EQ(spec.pruner.n_startup_trials, 2);
+  EXPECT_EQ(spec.pruner.n_warmup_epochs, 0);
+  spec = *ParseStudySpec(Minimal() + "sampler: {kind: random}\npruner: {kind: none}\n");
+  EXPECT_EQ(spec.sampler.kind, SamplerKind::kRandom);
+  EXPECT_EQ(spec.pruner.kind, PrunerKind::kNone);
+}
+
+TEST(ParseStudySpec, RefusesBadAshaSamplerAndPrunerNamingTheField) {
+  const std::vector<BadCase> cases = {
+      {Minimal("{kind: asha, max_epochs: 9}"),
+       "algorithm.max_trials: is required (an integer >= 1 and <= 100000)"},
+      {Minimal("{kind: asha, max_trials: 5}"), "algorithm.max_epochs: is required"},
+      {Minimal("{kind: asha, max_trials: 5, max_epochs: 9, min_epochs: 10}"),
+       "algorithm.min_epochs: must be an integer >= 1 and <= 9 (got 10)"},
+      {Minimal("{kind: asha, max_trials: 5, max_epochs: 9, eta: 1}"),
+       "algorithm.eta: must be an integer >= 2 and <= 1000 (got 1)"},
+      {Minimal("{kind: asha, max_trials: 5, max_epochs: 9, brackets: 4}"),
+       "algorithm.brackets: must be an integer >= 1 and <= 3"},
+      {Minimal("{kind: asha, max_trials: 5, max_epochs: 9, iterations: 2}"),
+       "algorithm: unknown field \"iterations\" (allowed for kind asha: kind, max_trials, "
+       "min_epochs, max_epochs, eta, brackets)"},
+      {Minimal() + "sampler: bayes\n", "sampler.kind: must be one of random, tpe (got \"bayes\")"},
+      {Minimal() + "sampler: {kind: tpe, gamma: 1.5}\n",
+       "sampler.gamma: must be a number > 0 and < 1 (got 1.5)"},
+      {Minimal() + "sampler: {kind: tpe, n_ei_candidates: 0}\n",
+       "sampler.n_ei_candidates: must be an integer >= 1 and <= 10000 (got 0)"},
+      {Minimal() + "sampler: {kind: tpe, n_startup: 3}\n",
+       "sampler: unknown field \"n_startup\" (allowed: kind, n_startup_trials, gamma, "
+       "n_ei_candidates)"},
+      {Minimal() + "sampler: {kind: random, gamma: 0.5}\n",
+       "sampler.gamma: is a tpe field (sampler.kind is random)"},
+      {Minimal("{kind: grid}", "{x: {type: choice, values: [1]}}") + "sampler: tpe\n",
+       "sampler.kind: tpe cannot be combined with algorithm kind grid (a sampler is allowed with "
+       "random, asha)"},
+      {Minimal() + "pruner: {kind: x}\n", "pruner.kind: must be one of median, none (got \"x\")"},
+      {Minimal() + "pruner: median\n", "pruner: must be a mapping of fields"},
+      {Minimal() + "pruner: {kind: median, n_warmup_epochs: -1}\n",
+       "pruner.n_warmup_epochs: must be an integer >= 0"},
+      {Minimal() + "pruner: {kind: median, patience: 3}\n",
+       "pruner: unknown field \"patience\" (allowed: kind, n_startup_trials, n_warmup_epochs)"},
+      {Minimal() + "pruner: {kind: none, n_startup_trials: 3}\n",
+       "pruner.n_startup_trials: is a median field (pruner.kind is none)"},
+      {Minimal("{kind: asha, max_trials: 5, max_epochs: 9}") + "pruner: {kind: median}\n",
+       "pruner.kind: median cannot be combined with algorithm kind asha, which stops trials "
+       "itself"},
+  };
+  for (const BadCase& c : cases) {
+    absl::StatusOr<StudySpec> spec = ParseStudySpec(c.yaml);
+    ASSERT_FALSE(spec.ok()) << "accepted:\n" << c.yaml;
+    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument) << spec.status();
+    EXPECT_NE(spec.status().message().find(c.message), std::string::npos)
+        << "want: " << c.message << "\ngot:  " << spec.status().message();
+  }
+}
+
 TEST(ParseStudySpec, ErrorsSayTheLine) {
   absl::StatusOr<StudySpec> spec = ParseStudySpec(
       "name: t\nalgorithm: {kind: random, max_trials: 3}\nsearch_space:\n"
@@ -299,6 +386,7 @@ TEST(AlgorithmName, NamesMatchTheSpecKinds) {
   EXPECT_STREQ(AlgorithmName(Algorithm::kRandom), "random");
   EXPECT_STREQ(AlgorithmName(Algorithm::kGrid), "grid");
   EXPECT_STREQ(AlgorithmName(Algorithm::kHyperband), "hyperband");
+  EXPECT_STREQ(AlgorithmName(Algorithm::kAsha), "asha");
 }
 
 }  // namespace
