@@ -95,6 +95,20 @@ absl::Status Scheduler::Load(const storage::Snapshot& snapshot,
     trial_index_[row.id] = {row.study_id, row.number};
     next_trial_id_ = std::max(next_trial_id_, row.id + 1);
   }
+  // The policies and the pruner read intermediate values from memory.
+  for (auto& [id, study] : studies_) {
+    absl::StatusOr<std::vector<storage::IntermediateRow>> rows;
+    {
+      std::lock_guard<std::mutex> reader_lock(reader_mu_);
+      rows = reader_->LoadStudyIntermediates(id);
+    }
+    if (!rows.ok()) return rows.status();
+    for (const storage::IntermediateRow& row : *rows) {
+      auto it = trial_index_.find(row.trial_id);
+      if (it == trial_index_.end() || it->second.first != id) continue;
+      AddReport(study, it->second.second, row.execution, row.epoch, row.value);
+    }
+  }
   for (const storage::WorkerRow& row : snapshot.workers) {
     workers_[row.id] = row;
     next_worker_id_ = std::max(next_worker_id_, row.id + 1);
@@ -116,6 +130,20 @@ void Scheduler::SetState(StudyEntry& study, int64_t number, TrialState state) {
   if (state == TrialState::kRunning) study.running.insert(number);
   record.state = state;
   if (IsFinal(state)) study.extra[number].finished_at = Now();
+}
+
+void Scheduler::AddReport(StudyEntry& study, int64_t number, int execution, int epoch,
+                          double value) {
+  TrialExtra& extra = study.extra[number];
+  extra.reports[{execution, epoch}] = value;
+  double sum = 0;
+  int count = 0;
+  for (const auto& [key, reported] : extra.reports) {
+    if (key.second != epoch) continue;
+    sum += reported;
+    ++count;
+  }
+  study.history[number].intermediate[epoch] = sum / count;
 }
 
 void Scheduler::Touch(StudyEntry& study, int64_t number, Ops& ops) {

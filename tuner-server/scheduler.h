@@ -120,6 +120,11 @@ class Scheduler {
     double started_at = 0;
     double finished_at = 0;
     uint64_t version = 0;     // study version of its last change (for WatchStudy)
+    // Intermediate values by (execution, epoch); their per-epoch means are the record's.
+    std::map<std::pair<int, int>, double> reports;
+    // The pruner answered stop: the trial ends PRUNED whether it completes or fails. Not in
+    // the db: after a restart a trial told to stop before it completes ends COMPLETED.
+    bool prune_requested = false;
   };
   struct StudyEntry {
     storage::StudyRow row;
@@ -146,10 +151,14 @@ class Scheduler {
   absl::Status FindLease(const v1::Lease& lease, StudyEntry** study, int64_t* number,
                          bool allow_stopped);
   void SetState(StudyEntry& study, int64_t number, search::TrialState state);
+  // Records one intermediate value and refreshes the trial's per-epoch mean.
+  static void AddReport(StudyEntry& study, int64_t number, int execution, int epoch,
+                        double value);
   void Touch(StudyEntry& study, int64_t number, Ops& ops);
   storage::TrialRow ToRow(const StudyEntry& study, int64_t number) const;
   void FillTrial(const StudyEntry& study, int64_t number, v1::Trial* trial) const;
   void FillStudy(const StudyEntry& study, v1::Study* out) const;
+  void FillAshaBrackets(const StudyEntry& study, v1::Study* out) const;
   // Applies the policy's plan (promotions, prunes, up to max_new new trials) and completes the
   // study when nothing is left.
   void Advance(StudyEntry& study, int max_new, Ops& ops);

@@ -1,6 +1,7 @@
 // Scheduler: building the proto views of studies and trials (read-only, under the mutex).
 #include <map>
 
+#include "search/asha.h"
 #include "search/hyperband.h"
 #include "tuner-server/convert.h"
 #include "tuner-server/scheduler.h"
@@ -65,6 +66,10 @@ void Scheduler::FillStudy(const StudyEntry& study, v1::Study* out) const {
   out->set_has_best(best >= 0);
   if (best >= 0) FillTrial(study, best, out->mutable_best_trial());
 
+  if (study.spec.algorithm == search::Algorithm::kAsha) {
+    FillAshaBrackets(study, out);
+    return;
+  }
   if (study.spec.algorithm != search::Algorithm::kHyperband) return;
   const std::vector<search::BracketSchedule> schedule =
       search::HyperbandSchedule(study.spec.hyperband.max_epochs, study.spec.hyperband.eta);
@@ -77,6 +82,27 @@ void Scheduler::FillStudy(const StudyEntry& study, v1::Study* out) const {
     progress.set_bracket(record.bracket);
     progress.set_rungs(static_cast<int>(shape.trials.size()));
     progress.set_trials(shape.trials.empty() ? 0 : shape.trials[0]);
+    progress.set_rung(std::max(progress.rung(), record.rung));
+    if (IsFinal(record.state)) progress.set_finished(progress.finished() + 1);
+  }
+  for (auto& [id, progress] : brackets) *out->add_brackets() = progress;
+}
+
+void Scheduler::FillAshaBrackets(const StudyEntry& study, v1::Study* out) const {
+  // ASHA's brackets have no fixed size: trials counts the configurations started so far.
+  const search::AshaSpec& asha = study.spec.asha;
+  std::map<int, v1::BracketProgress> brackets;
+  for (int b = 0; b < asha.brackets; ++b) {
+    v1::BracketProgress& progress = brackets[b];
+    progress.set_bracket(b);
+    progress.set_rungs(static_cast<int>(
+        search::AshaRungEpochs(asha.min_epochs, asha.max_epochs, asha.eta, b).size()));
+  }
+  for (const search::TrialRecord& record : study.history) {
+    auto it = brackets.find(record.bracket);
+    if (it == brackets.end()) continue;
+    v1::BracketProgress& progress = it->second;
+    progress.set_trials(progress.trials() + 1);
     progress.set_rung(std::max(progress.rung(), record.rung));
     if (IsFinal(record.state)) progress.set_finished(progress.finished() + 1);
   }

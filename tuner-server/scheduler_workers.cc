@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "search/median_pruner.h"
 #include "spdlog/spdlog.h"
 #include "tuner-server/convert.h"
 #include "tuner-server/scheduler.h"
@@ -313,13 +314,33 @@ void Scheduler::ReportIntermediate(const v1::ReportIntermediateRequest& request,
   row.metrics_json = MetricsToJson({value.metrics().begin(), value.metrics().end()});
   row.reported_at = Now();
   Ops ops{row};
+  AddReport(*study, number, value.execution(), value.epoch(), value.value());
   if (value.epoch() > extra.epochs_done) {
     extra.epochs_done = value.epoch();
     Touch(*study, number, ops);
   } else {
     extra.version = ++study->version;
   }
-  response->set_stop(false);
+  // The pruner judges the epoch's mean over the executions reported so far.
+  const search::PruneDecision prune = search::DecidePrune(
+      study->spec.pruner, study->spec.maximize, study->history, number, value.epoch());
+  if (prune.prune || extra.prune_requested) {
+    if (!extra.prune_requested) {
+      spdlog::info("study {} trial {}: pruned at epoch {}: value {:.6g} is worse than the median "
+                   "{:.6g} of {} completed trials",
+                   study->row.id, extra.id, value.epoch(), prune.value, prune.median,
+                   prune.references);
+    }
+    extra.prune_requested = true;
+    response->set_stop(true);
+    response->set_reason(
+        prune.prune ? absl::StrCat("pruned: value ", prune.value, " at epoch ", value.epoch(),
+                                   " is worse than the median ", prune.median, " of ",
+                                   prune.references, " completed trials")
+                    : "pruned at an earlier epoch");
+  } else {
+    response->set_stop(false);
+  }
   Commit(std::move(ops), std::move(done));
 }
 
@@ -358,11 +379,13 @@ void Scheduler::CompleteTrial(const v1::CompleteTrialRequest& request,
     extra.epochs_done = std::max(extra.epochs_done, request.epochs_done());
     if (!request.checkpoint_id().empty()) extra.checkpoint_id = request.checkpoint_id();
     // A trial that trained its whole budget may still be promoted by its rung; one that ended
-    // early (early stopping, pruning) has its final value.
+    // early (early stopping) has its final value; one the pruner stopped is PRUNED with it.
     const bool may_promote = study->policy->MayPromote(record);
-    const TrialState next = may_promote ? TrialState::kPaused : TrialState::kCompleted;
+    const TrialState next = extra.prune_requested ? TrialState::kPruned
+                            : may_promote         ? TrialState::kPaused
+                                                  : TrialState::kCompleted;
     SetState(*study, number, next);
-    extra.worker_id = 0;
+    // extra.worker_id stays: the trial shows which worker finished it (a retry clears it).
     Ops ops;
     Touch(*study, number, ops);
     spdlog::info("study {} trial {}: {} with value {:.6g} after {} epochs", study->row.id,
@@ -377,10 +400,21 @@ void Scheduler::CompleteTrial(const v1::CompleteTrialRequest& request,
 void Scheduler::Retry(StudyEntry& study, int64_t number, const std::string& reason,
                       bool retryable, Ops& ops) {
   TrialExtra& extra = study.extra[number];
-  extra.retries++;
-  extra.fail_reason = reason;
   extra.worker_id = 0;
   extra.lease_deadline = 0;
+  search::TrialRecord& record = study.history[number];
+  if (extra.prune_requested && !record.intermediate.empty()) {
+    // Told to stop and then lost: it was pruned all the same, with its last reported value.
+    record.value = record.intermediate.rbegin()->second;
+    SetState(study, number, TrialState::kPruned);
+    Touch(study, number, ops);
+    spdlog::info("study {} trial {}: PRUNED (its worker ended it: {})", study.row.id, extra.id,
+                 reason);
+    Advance(study, static_cast<int>(waiters_.size()), ops);
+    return;
+  }
+  extra.retries++;
+  extra.fail_reason = reason;
   const bool again = retryable && extra.retries < study.spec.max_attempts;
   SetState(study, number, again ? TrialState::kPending : TrialState::kFailed);
   Touch(study, number, ops);

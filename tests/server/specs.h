@@ -44,6 +44,34 @@ inline std::string HyperbandSpec(int max_epochs = 81, int eta = 3) {
          "trainer: {kind: synthetic}\n";
 }
 
+inline std::string AshaSpec(int max_trials, int max_epochs = 9, int eta = 3) {
+  return "name: asha-test\n"
+         "algorithm: {kind: asha, max_trials: " + std::to_string(max_trials) +
+         ", max_epochs: " + std::to_string(max_epochs) + ", eta: " + std::to_string(eta) + "}\n"
+         "seed: 3\n"
+         "search_space:\n"
+         "  units: {type: choice, values: [128, 256, 512]}\n"
+         "  dropout: {type: float, min: 0.2, max: 0.5, step: 0.1}\n"
+         "  optimizer: {type: choice, values: [adam, rmsprop]}\n"
+         "  learning_rate: {type: float, min: 1.0e-4, max: 1.0e-2, log: true}\n"
+         "trainer: {kind: synthetic}\n";
+}
+
+// Random search with a median pruner (and optionally the TPE sampler).
+inline std::string MedianPrunedSpec(int max_trials, int epochs, int startup,
+                                    const std::string& sampler = "random") {
+  return "name: median-test\n"
+         "algorithm: {kind: random, max_trials: " + std::to_string(max_trials) + "}\n"
+         "sampler: " + sampler + "\n"
+         "pruner: {kind: median, n_startup_trials: " + std::to_string(startup) +
+         ", n_warmup_epochs: 1}\n"
+         "seed: 7\n"
+         "search_space:\n"
+         "  units: {type: choice, values: [128, 256, 512]}\n"
+         "  learning_rate: {type: float, min: 1.0e-4, max: 1.0e-2, log: true}\n"
+         "trainer: {kind: synthetic, epochs: " + std::to_string(epochs) + "}\n";
+}
+
 }  // namespace tuner::testing
 
 #endif  // TUNER_TESTS_SERVER_SPECS_H_
