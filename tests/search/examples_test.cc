@@ -35,7 +35,9 @@ TEST(Examples, Cifar10SpecIsRandomWithTwoExecutionsOnTorch) {
 TEST(Examples, SyntheticSpecsParseAndPlanTheExpectedTrials) {
   const std::pair<const char*, int64_t> examples[] = {{"synthetic-random.yaml", 20},
                                                       {"synthetic-grid.yaml", 24},
-                                                      {"synthetic-hyperband.yaml", 143}};
+                                                      {"synthetic-hyperband.yaml", 143},
+                                                      {"synthetic-asha.yaml", 40},
+                                                      {"synthetic-tpe-median.yaml", 30}};
   for (const auto& [name, planned] : examples) {
     absl::StatusOr<StudySpec> spec = ParseExample(name);
     ASSERT_TRUE(spec.ok()) << name << ": " << spec.status();
@@ -44,6 +46,18 @@ TEST(Examples, SyntheticSpecsParseAndPlanTheExpectedTrials) {
     ASSERT_TRUE(policy.ok()) << name << ": " << policy.status();
     EXPECT_EQ((*policy)->PlannedTrials(), planned) << name;
   }
+}
+
+TEST(Examples, AshaAndTpeMedianSpecsUseTheirSettings) {
+  absl::StatusOr<StudySpec> asha = ParseExample("synthetic-asha.yaml");
+  ASSERT_TRUE(asha.ok()) << asha.status();
+  EXPECT_EQ(asha->algorithm, Algorithm::kAsha);
+  EXPECT_EQ(asha->asha.max_epochs, 27);
+  absl::StatusOr<StudySpec> tpe = ParseExample("synthetic-tpe-median.yaml");
+  ASSERT_TRUE(tpe.ok()) << tpe.status();
+  EXPECT_EQ(tpe->sampler.kind, SamplerKind::kTpe);
+  EXPECT_EQ(tpe->pruner.kind, PrunerKind::kMedian);
+  EXPECT_EQ(tpe->pruner.n_warmup_epochs, 2);
 }
 
 }  // namespace

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# examples/synthetic-asha.yaml and examples/synthetic-tpe-median.yaml run to completion on a
+# real server with 3 trial-workers, started and followed with tunectl as a user would.
+# usage: search_examples_e2e_test.sh TUNER_SERVER_BIN TRIAL_WORKER_BIN TUNECTL_BIN
+source "$(dirname "$0")/lib.sh"
+SERVER_BIN="$1" WORKER_BIN="$2" TUNECTL="$3"
+EXAMPLES="$(cd "$(dirname "$0")/../../examples" && pwd)"
+start_server "$SERVER_BIN"
+start_workers "$WORKER_BIN" 3
+
+ASHA="$("$TUNECTL" start-study "$EXAMPLES/synthetic-asha.yaml")"
+[[ "$ASHA" =~ ^[0-9]+$ ]] || fail "start-study printed '$ASHA', not a study id"
+TPE="$("$TUNECTL" start-study "$EXAMPLES/synthetic-tpe-median.yaml")"
+[[ "$TPE" =~ ^[0-9]+$ ]] || fail "start-study printed '$TPE', not a study id"
+wait_study "$TUNECTL" "$ASHA" 240
+wait_study "$TUNECTL" "$TPE" 240
+
+"$TUNECTL" status "$ASHA"              # for the log
+"$TUNECTL" status "$TPE"
+for study in "$ASHA" "$TPE"; do
+  "$TUNECTL" status "$study" --json > "$WORK/status-$study.json"
+  "$TUNECTL" trials "$study" --json > "$WORK/trials-$study.json"
+done
+python3 - "$WORK" "$ASHA" "$TPE" <<'PY'
+import json, sys
+work, asha, tpe = sys.argv[1:]
+def load(kind, study):
+    return json.load(open(f"{work}/{kind}-{study}.json"))
+
+status = load("status", asha)
+trials = load("trials", asha)["trials"]
+assert status["state"] == "STUDY_COMPLETED", status["state"]
+assert len(trials) == 40, len(trials)
+for t in trials:
+    want = "COMPLETED" if t["budget_epochs"] == 27 else "PRUNED"
+    assert t["state"] == want, (t["number"], t["state"], t["budget_epochs"])
+    assert t["value"] is not None, t
+rungs = {}
+for t in trials:
+    for k in range(t["rung"] + 1):
+        rungs[k] = rungs.get(k, 0) + 1
+assert rungs[0] == 40 and rungs.get(1, 0) >= 1 and rungs.get(3, 0) >= 1, rungs
+print(f"e2e asha: 40 trials, trials per rung {rungs}")
+
+status = load("status", tpe)
+trials = load("trials", tpe)["trials"]
+assert status["state"] == "STUDY_COMPLETED", status["state"]
+assert len(trials) == 30, len(trials)
+states = [t["state"] for t in trials]
+assert set(states) <= {"COMPLETED", "PRUNED"}, states
+pruned = [t for t in trials if t["state"] == "PRUNED"]
+assert pruned, "the median pruner stopped nothing"
+for t in pruned:
+    assert t["value"] is not None and 3 <= t["epochs_done"] < 8, t
+print(f"e2e tpe+median: 30 trials, {len(pruned)} pruned at epochs "
+      f"{sorted(t['epochs_done'] for t in pruned)}")
+PY
+echo "e2e search examples: ok"
