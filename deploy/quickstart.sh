@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to a finished study: installs the packages,
 # builds (Release), starts tuner-server on a local SQLite file and local trial-workers (CPU),
-# runs a study with live progress, prints the best hyperparameters, and stops every process
-# it started on exit or Ctrl-C.
+# runs a study with live progress, prints the best hyperparameters, writes an HTML report of the
+# study (tunectl report) and stops every process it started on exit or Ctrl-C.
 #
 #   ./deploy/quickstart.sh                       # Fashion-MNIST study (torch trainer, CPU)
 #   ./deploy/quickstart.sh examples/synthetic-random.yaml   # any spec
@@ -56,9 +56,11 @@ STUDY=$("$TUNECTL" start-study "$SPEC")
 "$TUNECTL" watch "$STUDY"
 echo
 "$TUNECTL" status "$STUDY"
+"$TUNECTL" report "$STUDY" --html "$STATE_DIR/report.html" > /dev/null
 echo
 echo "Best hyperparameters:"
 "$TUNECTL" best "$STUDY"
 "$TUNECTL" best "$STUDY" --json > "$STATE_DIR/best.json"
 echo
 echo "quickstart: db $STATE_DIR/tuner.db; best as JSON in $STATE_DIR/best.json"
+echo "quickstart: report (plots, all trials; open it in a browser) in $STATE_DIR/report.html"

@@ -3,7 +3,7 @@
 # README's test command and what .ci/run runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./deploy/setup-debian.sh
+./deploy/setup-debian.sh --tests
 BUILD_DIR="${BUILD_DIR:-build-tests}"
 JOBS="${JOBS:-$(nproc)}"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DTUNER_BUILD_TESTS=ON

@@ -86,6 +86,13 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   stop->add_option("STUDY", study, "study id or name")->required();
   stop->add_flag("--json", json, "print the stopped study as JSON");
 
+  std::string html_path;
+  CLI::App* report = app.add_subcommand(
+      "report", "write a self-contained HTML report of a study: plots and the trials table");
+  report->add_option("STUDY", study, "study id or name")->required();
+  report->add_option("--html", html_path, "the HTML file to write (replaced atomically)")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -123,6 +130,7 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   if (trials->parsed()) return commands.Trials(study, states, json, intermediate);
   if (best->parsed()) return commands.Best(study, k, json);
   if (stop->parsed()) return commands.Stop(study, json);
+  if (report->parsed()) return commands.Report(study, html_path);
   WatchOptions watch_options;
   watch_options.once = once;
   watch_options.live = env.out_is_tty && !plain;

@@ -8,11 +8,16 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "absl/status/statusor.h"
 #include "tunectl/format.h"
 #include "tunectl/json_view.h"
+#include "tunectl/report.h"
 #include "tunectl/study_view.h"
 
 namespace tuner::tunectl {
@@ -39,6 +44,42 @@ absl::StatusOr<std::string> ReadSpecFile(const std::string& path) {
     return absl::DataLossError("cannot read spec file " + path + ": " + std::strerror(read_errno));
   }
   return text;
+}
+
+// Writes text to a temp file next to path, then renames it over path, so readers see the old
+// file or the whole new one and a failure leaves nothing behind. Errors name the path.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string what = "cannot write report " + path + ": ";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(what + "it is a directory");
+  }
+  const std::filesystem::path target(path);
+  std::filesystem::path dir = target.parent_path();
+  if (dir.empty()) dir = ".";
+  std::string temp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  const int fd = mkstemp(temp.data());
+  if (fd < 0) return absl::PermissionDeniedError(what + std::strerror(errno));
+  fchmod(fd, 0644);  // a report is for sharing; mkstemp makes it private
+  size_t written = 0;
+  int error = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = errno;
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (error == 0 && ::fsync(fd) != 0) error = errno;
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error == 0 && std::rename(temp.c_str(), path.c_str()) != 0) error = errno;
+  if (error != 0) {
+    std::remove(temp.c_str());
+    return absl::PermissionDeniedError(what + std::strerror(error));
+  }
+  return absl::OkStatus();
 }
 
 const char* StatusCodeName(grpc::StatusCode code) {
@@ -310,6 +351,26 @@ int Commands::Stop(const std::string& study_text, bool json) {
     out_ << "study " << study.study_id() << " " << Quoted(study.name()) << ": "
          << StudyStateLabel(study.state()) << " (" << DoneOfPlanned(study) << " trials done)\n";
   }
+  return kExitOk;
+}
+
+int Commands::Report(const std::string& study_text, const std::string& html_path) {
+  const std::optional<int64_t> id = ResolveStudy(study_text);
+  if (!id) return kExitError;
+  const std::optional<v1::Study> study = FetchStudy(*id);
+  if (!study) return kExitError;
+  v1::ListTrialsRequest request;
+  request.set_study_id(*id);
+  request.set_with_intermediate_values(true);
+  auto context = NewContext(true);
+  v1::ListTrialsResponse response;
+  const grpc::Status status = stub_.ListTrials(context.get(), request, &response);
+  if (!status.ok()) return Fail(status);
+  const std::vector<v1::Trial> trials(response.trials().begin(), response.trials().end());
+  const absl::Status written = WriteFileAtomically(html_path, StudyReportHtml(*study, trials));
+  if (!written.ok()) return Fail(std::string(written.message()));
+  out_ << "wrote " << html_path << " (study " << *id << " " << Quoted(study->name()) << ", "
+       << trials.size() << " trials)\n";
   return kExitOk;
 }
 

@@ -78,6 +78,9 @@ class Commands {
              bool with_intermediate = false);
   int Best(const std::string& study, int k, bool json);
   int Stop(const std::string& study, bool json);
+  // Writes the study's HTML report (tunectl/report.h) to html_path, atomically (a temp file
+  // in the same directory, then rename): on any failure the path is left as it was.
+  int Report(const std::string& study, const std::string& html_path);
   // Until the study finishes (0), the cancel token fires (130) or the server is lost (1).
   int Watch(const std::string& study, const WatchOptions& options);
 
