@@ -16,7 +16,6 @@
 #include <functional>
 #include <iostream>
 #include <string>
-#include <vector>
 
 #include <torch/torch.h>
 
@@ -41,19 +40,18 @@ struct Options {
   std::string dataset = "/usr/share/datasets/fashion-mnist";
 };
 
-// Images per second of `step` (one batch each) from the median step time after one warm-up
-// call: the median, not the mean, because the bench box is shared and a neighbour's burst
-// stalls single steps.
+// Images per second of `step` (one batch each) from the fastest of `steps` steps after one
+// warm-up call: the fastest, not the mean, because the bench box is shared and a neighbour's
+// burst stalls single steps; the python twin does the same.
 double Rate(int64_t batch, int steps, const std::function<void()>& step) {
   step();
-  std::vector<double> seconds;
+  double fastest = 1e30;
   for (int i = 0; i < steps; ++i) {
     const auto start = Clock::now();
     step();
-    seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    fastest = std::min(fastest, std::chrono::duration<double>(Clock::now() - start).count());
   }
-  std::sort(seconds.begin(), seconds.end());
-  return batch / seconds[seconds.size() / 2];
+  return batch / fastest;
 }
 
 // Loader images/s over the first `images` training images, one full pass.
