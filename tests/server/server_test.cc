@@ -521,5 +521,19 @@ TEST(Server, WatchOfAnUnknownStudyIsNotFound) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST(Server, FinishedTrialsKeepTheNameOfTheWorkerThatFinishedThem) {
+  TestServer server;
+  int64_t id = CreateStudy(server, RandomSpec(1, 2));
+  RawWorker worker(&server.workers(), "node-7:gpu0");
+  v1::AcquireTrialResponse trial;
+  ASSERT_TRUE(worker.Acquire(&trial).ok());
+  ASSERT_TRUE(trial.has_trial());
+  ASSERT_TRUE(worker.Complete(trial.lease(), 0.5, 2).ok());
+  std::vector<v1::Trial> trials = ListTrials(server, id);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].state(), v1::COMPLETED);
+  EXPECT_EQ(trials[0].worker_name(), "node-7:gpu0");
+}
+
 }  // namespace
 }  // namespace tuner::testing
