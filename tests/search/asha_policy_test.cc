@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "search/asha.h"
+#include "search/tpe_sampler.h"
 #include "tests/search/test_specs.h"
 
 namespace tuner::search {
@@ -197,6 +198,37 @@ TEST(AshaPolicy, NewConfigurationsAreTheRandomSamplersDraws) {
     std::mt19937_64 rng = TrialRng(11, k);
     EXPECT_EQ(plan.new_trials[k].params, SampleParams(spec.space, rng)) << k;
   }
+}
+
+TEST(AshaPolicy, TpeLearnsFromTheLargestRungWithEnoughValues) {
+  const StudySpec spec = MustParse(SpecYaml(
+      "{kind: asha, max_trials: 30, max_epochs: 9}\nsampler: {kind: tpe, n_startup_trials: 3}", 4));
+  auto policy = AshaPolicy::Create(spec);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  std::vector<TrialRecord> history;
+  for (int k = 0; k < 4; ++k) {
+    std::mt19937_64 rng = TrialRng(4, k);
+    history.push_back(Paused(k, 0, 1, 0.1 * k));
+    history.back().params = SampleParams(spec.space, rng);
+  }
+  // Trial 3 moved on and finished rung 1 (3 epochs): one value at 3 epochs is not enough, so
+  // TPE learns from the four values at 1 epoch.
+  history[3].rung = 1;
+  history[3].budget_epochs = 3;
+  history[3].value = 0.9;
+  history[3].intermediate[3] = 0.9;
+  std::vector<Observation> at_one_epoch;
+  for (const TrialRecord& trial : history) {
+    at_one_epoch.push_back({trial.params, trial.intermediate.at(1), false});
+  }
+  // Trial 3 is the only one in the top third of rung 0, and it already moved on.
+  Plan plan = (*policy)->Next(history, 1);
+  ASSERT_EQ(plan.new_trials.size(), 1u);
+  std::mt19937_64 rng = TrialRng(4, 4);
+  EXPECT_EQ(plan.new_trials[0].params,
+            TpeSample(spec.space, spec.sampler, true, at_one_epoch, rng));
+  std::mt19937_64 random = TrialRng(4, 4);
+  EXPECT_NE(plan.new_trials[0].params, SampleParams(spec.space, random));
 }
 
 // Workers of different speeds (worker w takes (w + 1) time units per epoch) ask for a job
