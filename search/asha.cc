@@ -61,9 +61,9 @@ absl::StatusOr<std::unique_ptr<AshaPolicy>> AshaPolicy::Create(const StudySpec& 
         "algorithm.max_trials: must be an integer >= 1 and <= 100000 (got ", spec.max_trials, ")"));
   }
   if (asha.max_epochs < 1 || asha.max_epochs > 1000000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "algorithm.max_epochs: must be an integer >= 1 and <= 1000000 (got ", asha.max_epochs,
-        ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.max_epochs: must be an integer >= 1 and <= 1000000 (got ",
+                     asha.max_epochs, ")"));
   }
   if (asha.min_epochs < 1 || asha.min_epochs > asha.max_epochs) {
     return absl::InvalidArgumentError(
@@ -74,12 +74,12 @@ absl::StatusOr<std::unique_ptr<AshaPolicy>> AshaPolicy::Create(const StudySpec& 
     return absl::InvalidArgumentError(
         absl::StrCat("algorithm.eta: must be an integer >= 2 and <= 1000 (got ", asha.eta, ")"));
   }
-  const int rungs = static_cast<int>(
-      AshaRungEpochs(asha.min_epochs, asha.max_epochs, asha.eta, 0).size());
+  const int rungs =
+      static_cast<int>(AshaRungEpochs(asha.min_epochs, asha.max_epochs, asha.eta, 0).size());
   if (asha.brackets < 1 || asha.brackets > rungs) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "algorithm.brackets: must be an integer >= 1 and <= ", rungs,
-        " (the rungs from min_epochs to max_epochs) (got ", asha.brackets, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm.brackets: must be an integer >= 1 and <= ", rungs,
+                     " (the rungs from min_epochs to max_epochs) (got ", asha.brackets, ")"));
   }
   std::vector<std::vector<int>> by_bracket;
   for (int s = 0; s < asha.brackets; ++s) {
@@ -161,9 +161,8 @@ Plan AshaPolicy::Next(const std::vector<TrialRecord>& history, int max_new) cons
       }
       std::mt19937_64 rng = TrialRng(seed_, number);
       const int bracket = static_cast<int>(number % brackets());
-      plan.new_trials.push_back(
-          {SampleWith(sampler_, space_, maximize_, observations, rng), bracket, 0,
-           rungs_[bracket][0]});
+      plan.new_trials.push_back({SampleWith(sampler_, space_, maximize_, observations, rng),
+                                 bracket, 0, rungs_[bracket][0]});
       ++number;
     } else {
       break;

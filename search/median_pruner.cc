@@ -32,8 +32,8 @@ PruneDecision DecidePrune(const PrunerSpec& spec, bool maximize,
   if (completed < spec.n_startup_trials || references.empty()) return decision;
   std::sort(references.begin(), references.end());
   const size_t mid = references.size() / 2;
-  decision.median = references.size() % 2 == 1 ? references[mid]
-                                                : (references[mid - 1] + references[mid]) / 2;
+  decision.median =
+      references.size() % 2 == 1 ? references[mid] : (references[mid - 1] + references[mid]) / 2;
   decision.prune = Better(decision.median, decision.value, maximize);
   return decision;
 }

@@ -55,14 +55,15 @@ class ParzenEstimator {
     mus_.push_back((lo + hi) / 2);
     sigmas_.push_back(range);
     for (size_t i = 0; i < mus_.size(); ++i) {
-      const double z = NormalCdf((hi - mus_[i]) / sigmas_[i]) - NormalCdf((lo - mus_[i]) / sigmas_[i]);
+      const double z =
+          NormalCdf((hi - mus_[i]) / sigmas_[i]) - NormalCdf((lo - mus_[i]) / sigmas_[i]);
       log_norm_.push_back(std::log(std::max(z, kTiny)));
     }
   }
 
   double Sample(std::mt19937_64& rng) const {
-    const size_t k = std::min(mus_.size() - 1,
-                              static_cast<size_t>(Uniform01(rng) * static_cast<double>(mus_.size())));
+    const size_t k = std::min(
+        mus_.size() - 1, static_cast<size_t>(Uniform01(rng) * static_cast<double>(mus_.size())));
     for (int attempt = 0; attempt < 100; ++attempt) {
       const double x = mus_[k] + sigmas_[k] * StandardNormal(rng);
       if (x >= lo_ && x <= hi_) return x;
@@ -84,7 +85,8 @@ class ParzenEstimator {
   double LogMass(double a, double b) const {
     std::vector<double> terms;
     for (size_t i = 0; i < mus_.size(); ++i) {
-      const double mass = NormalCdf((b - mus_[i]) / sigmas_[i]) - NormalCdf((a - mus_[i]) / sigmas_[i]);
+      const double mass =
+          NormalCdf((b - mus_[i]) / sigmas_[i]) - NormalCdf((a - mus_[i]) / sigmas_[i]);
       terms.push_back(std::log(std::max(mass, kTiny)) - log_norm_[i]);
     }
     return LogSumExp(terms) - std::log(static_cast<double>(mus_.size()));
@@ -124,8 +126,8 @@ struct NumericDomain {
     }
     if (!discrete) return std::clamp(x, spec.min, spec.max);
     const double step = spec.step ? *spec.step : 1.0;
-    const int64_t index = std::clamp<int64_t>(std::llround((x - spec.min) / step), 0,
-                                              GridSize(spec) - 1);
+    const int64_t index =
+        std::clamp<int64_t>(std::llround((x - spec.min) / step), 0, GridSize(spec) - 1);
     return GridValueAt(spec, index);
   }
 
@@ -222,13 +224,14 @@ Params TpeSample(const SearchSpace& space, const SamplerSpec& spec, bool maximiz
     }
   }
   // Pruned trials count towards the startup: with an eager pruner few trials complete.
-  if (ranked.empty() || ranked.size() + above.size() <
-                            static_cast<size_t>(std::max(1, spec.n_startup_trials))) {
+  if (ranked.empty() ||
+      ranked.size() + above.size() < static_cast<size_t>(std::max(1, spec.n_startup_trials))) {
     return SampleParams(space, rng);
   }
-  std::stable_sort(ranked.begin(), ranked.end(), [maximize](const Observation* a, const Observation* b) {
-    return Better(a->value, b->value, maximize);
-  });
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [maximize](const Observation* a, const Observation* b) {
+                     return Better(a->value, b->value, maximize);
+                   });
   const size_t n = ranked.size();
   const size_t n_below = std::min(
       n, std::max<size_t>(1, static_cast<size_t>(std::ceil(spec.gamma * static_cast<double>(n)))));

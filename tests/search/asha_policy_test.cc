@@ -86,9 +86,12 @@ TEST(AshaPolicy, PromotesTheTopThirdOfARungWithoutWaitingForItToFill) {
 TEST(AshaPolicy, ATrialOutsideTheTopIsNotPromotedEvenIfTheTopMovedOn) {
   auto policy = Make("{kind: asha, max_trials: 30, max_epochs: 9}");
   // Six finished rung 0: the top two (0.9, 0.8) already moved on; 0.7 ranks third.
-  std::vector<TrialRecord> history = {
-      MovedOn(0, 0, 1, 0.9, TrialState::kRunning), MovedOn(1, 0, 1, 0.8, TrialState::kPaused),
-      Paused(2, 0, 1, 0.7), Paused(3, 0, 1, 0.1), Paused(4, 0, 1, 0.2), Paused(5, 0, 1, 0.3)};
+  std::vector<TrialRecord> history = {MovedOn(0, 0, 1, 0.9, TrialState::kRunning),
+                                      MovedOn(1, 0, 1, 0.8, TrialState::kPaused),
+                                      Paused(2, 0, 1, 0.7),
+                                      Paused(3, 0, 1, 0.1),
+                                      Paused(4, 0, 1, 0.2),
+                                      Paused(5, 0, 1, 0.3)};
   history[1].value = 0.85;  // waiting at rung 1 with one finisher: no quota there yet
   Plan plan = policy->Next(history, 1);
   EXPECT_TRUE(plan.promotions.empty());
@@ -245,7 +248,7 @@ struct Event {
 struct RunLog {
   std::vector<std::string> jobs;  // "new 3" / "promote 3 to 1", in hand-out order
   std::vector<TrialRecord> history;
-  int idle_asks = 0;              // asks answered with nothing while work remained
+  int idle_asks = 0;  // asks answered with nothing while work remained
   int64_t started_before_first_promotion = -1;
 };
 
@@ -347,9 +350,10 @@ TEST(AshaPolicy, SameSeedSameJobSequence) {
   // Pinned: the order of jobs for this seed, three workers of speeds 1, 2, 3. Trial 0 moves
   // up as soon as three trials finished rung 0, while trials 5..11 are still to start.
   const std::vector<std::string> expected = {
-      "new 0",  "new 1",  "new 2",          "new 3",  "new 4",          "promote 0 to 1",
-      "new 5",  "new 6",  "promote 1 to 1", "new 7",  "new 8",          "new 9",
-      "new 10", "promote 3 to 1", "new 11", "promote 0 to 2", "promote 2 to 1"};
+      "new 0",          "new 1",         "new 2",  "new 3",          "new 4",
+      "promote 0 to 1", "new 5",         "new 6",  "promote 1 to 1", "new 7",
+      "new 8",          "new 9",         "new 10", "promote 3 to 1", "new 11",
+      "promote 0 to 2", "promote 2 to 1"};
   EXPECT_EQ(first.jobs, expected);
 }
 

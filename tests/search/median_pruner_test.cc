@@ -1,8 +1,9 @@
+#include "search/median_pruner.h"
+
 #include <map>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "search/median_pruner.h"
 
 namespace tuner::search {
 namespace {

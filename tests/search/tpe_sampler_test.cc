@@ -1,10 +1,11 @@
+#include "search/tpe_sampler.h"
+
 #include <cmath>
 #include <functional>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "search/random_search.h"
-#include "search/tpe_sampler.h"
 #include "tests/search/test_specs.h"
 
 namespace tuner::search {

@@ -64,8 +64,9 @@ void Train(RawWorker& worker, const v1::AcquireTrialResponse& trial) {
     ASSERT_TRUE(worker.Upload(trial.lease(), trial.budget_epochs(), "weights", &uploaded).ok());
     checkpoint_id = uploaded.checkpoint_id();
   }
-  ASSERT_TRUE(worker.Complete(trial.lease(), Curve(trial, trial.budget_epochs()),
-                              trial.budget_epochs(), checkpoint_id)
+  ASSERT_TRUE(worker
+                  .Complete(trial.lease(), Curve(trial, trial.budget_epochs()),
+                            trial.budget_epochs(), checkpoint_id)
                   .ok());
 }
 
@@ -197,8 +198,9 @@ TEST(ServerMedianPruner, AClearlyBadTrialIsToldToStopAndEndsPruned) {
 
 TEST(ServerTpeSampler, AStudyWithTpeAndTheMedianPrunerRunsToCompletion) {
   TestServer server;
-  const int64_t id = Create(server, MedianPrunedSpec(/*max_trials=*/16, /*epochs=*/3,
-                                                     /*startup=*/2, "{kind: tpe, n_startup_trials: 4}"));
+  const int64_t id =
+      Create(server, MedianPrunedSpec(/*max_trials=*/16, /*epochs=*/3,
+                                      /*startup=*/2, "{kind: tpe, n_startup_trials: 4}"));
   RawWorker worker(&server.workers(), "w");
   int runs = 0;
   for (;;) {
