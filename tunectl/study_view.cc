@@ -174,7 +174,10 @@ std::vector<std::string> StudySummary(const v1::Study& study, double now) {
   }
 
   if (study.brackets_size() > 0) {
-    lines.push_back("brackets  (Hyperband; RUNG: the rung being worked on, 0-based, of RUNGS)");
+    lines.push_back(study.algorithm() == "asha"
+                        ? "brackets  (ASHA; RUNG: the highest rung reached, 0-based, of RUNGS; "
+                          "TRIALS: configurations started so far)"
+                        : "brackets  (Hyperband; RUNG: the rung being worked on, 0-based, of RUNGS)");
     Table table({"BRACKET", "RUNG", "RUNGS", "TRIALS", "FINISHED", "PROGRESS"});
     for (size_t column : {0, 1, 2, 3, 4}) table.SetAlign(column, Table::Align::kRight);
     for (const v1::BracketProgress& b : study.brackets()) {

@@ -56,7 +56,7 @@ class FakeStudyService final : public v1::StudyService::Service {
   // The spec text that CreateStudy refuses, and the message it refuses it with.
   static constexpr const char* kBadSpecMarker = "kind: bayes";
   static constexpr const char* kBadSpecMessage =
-      "algorithm.kind: must be one of random, grid, hyperband (got \"bayes\") at line 2";
+      "algorithm.kind: must be one of random, grid, hyperband, asha (got \"bayes\") at line 2";
 
   FakeStudyService() {
     // Study 1 "cifar": two completed trials, one running.

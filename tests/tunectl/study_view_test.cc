@@ -88,6 +88,15 @@ TEST(StudySummary, ShowsProgressCountsBestAndBrackets) {
   EXPECT_EQ(lines[7], "        0     2      5      81        60  [##############------]");
 }
 
+TEST(StudySummary, NamesTheBracketColumnsForHyperbandAndAsha) {
+  v1::Study study = HyperbandStudy();
+  EXPECT_EQ(StudySummary(study, 1100)[5].rfind("brackets  (Hyperband; RUNG: the rung being", 0), 0u);
+  study.set_algorithm("asha");
+  EXPECT_EQ(StudySummary(study, 1100)[5],
+            "brackets  (ASHA; RUNG: the highest rung reached, 0-based, of RUNGS; TRIALS: "
+            "configurations started so far)");
+}
+
 TEST(StudySummary, SaysWhenNothingCompletedYet) {
   v1::Study study;
   study.set_state(v1::STUDY_RUNNING);
