@@ -72,6 +72,26 @@ CREATE TABLE checkpoints (
 );
 CREATE INDEX trials_by_study ON trials(study_id, number);
 )sql",
+    // 1 -> 2: top-k ensembles (tunectl ensemble).
+    R"sql(
+CREATE TABLE ensembles (
+  id                     INTEGER PRIMARY KEY,
+  study_id               INTEGER NOT NULL REFERENCES studies(id),
+  k                      INTEGER NOT NULL,
+  member_trial_ids_json  TEXT NOT NULL,
+  state                  TEXT NOT NULL,
+  test_accuracy          REAL,
+  member_accuracies_json TEXT NOT NULL DEFAULT '[]',
+  test_images            INTEGER NOT NULL DEFAULT 0,
+  attempt                INTEGER NOT NULL DEFAULT 0,
+  retries                INTEGER NOT NULL DEFAULT 0,
+  worker_id              INTEGER NOT NULL DEFAULT 0,
+  fail_reason            TEXT NOT NULL DEFAULT '',
+  created_at             REAL NOT NULL,
+  finished_at            REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX ensembles_by_study ON ensembles(study_id, id);
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
@@ -83,12 +103,14 @@ enum StatementIndex {
   kPutIntermediate,
   kPutWorker,
   kPutCheckpoint,
+  kPutEnsemble,
   kSelectStudies,
   kSelectTrials,
   kSelectWorkers,
   kSelectIntermediates,
   kSelectStudyIntermediates,
   kSelectCheckpoints,
+  kSelectEnsembles,
   kStatementCount
 };
 
@@ -315,6 +337,32 @@ absl::Status Database::Write(const WriteOp& op) {
     BindText(stmt, 5, checkpoint->sha256);
     BindText(stmt, 6, checkpoint->path);
     sqlite3_bind_double(stmt, 7, checkpoint->created_at);
+  } else if (const auto* ensemble = std::get_if<EnsembleRow>(&op)) {
+    what = "write ensemble";
+    stmt = Prepared(kPutEnsemble,
+                    "INSERT OR REPLACE INTO ensembles (id, study_id, k, member_trial_ids_json, "
+                    "state, test_accuracy, member_accuracies_json, test_images, attempt, retries, "
+                    "worker_id, fail_reason, created_at, finished_at) VALUES (?1, ?2, ?3, ?4, "
+                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    if (!stmt) return Error(what);
+    sqlite3_bind_int64(stmt, 1, ensemble->id);
+    sqlite3_bind_int64(stmt, 2, ensemble->study_id);
+    sqlite3_bind_int(stmt, 3, ensemble->k);
+    BindText(stmt, 4, ensemble->member_trial_ids_json);
+    BindText(stmt, 5, ensemble->state);
+    if (ensemble->test_accuracy) {
+      sqlite3_bind_double(stmt, 6, *ensemble->test_accuracy);
+    } else {
+      sqlite3_bind_null(stmt, 6);
+    }
+    BindText(stmt, 7, ensemble->member_accuracies_json);
+    sqlite3_bind_int64(stmt, 8, ensemble->test_images);
+    sqlite3_bind_int(stmt, 9, ensemble->attempt);
+    sqlite3_bind_int(stmt, 10, ensemble->retries);
+    sqlite3_bind_int64(stmt, 11, ensemble->worker_id);
+    BindText(stmt, 12, ensemble->fail_reason);
+    sqlite3_bind_double(stmt, 13, ensemble->created_at);
+    sqlite3_bind_double(stmt, 14, ensemble->finished_at);
   }
   if (!StepDone(stmt)) return Error(what);
   return absl::OkStatus();
@@ -389,6 +437,34 @@ absl::StatusOr<Snapshot> Database::LoadSnapshot() {
   }
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) return Error("read workers");
+
+  stmt = Prepared(kSelectEnsembles,
+                  "SELECT id, study_id, k, member_trial_ids_json, state, test_accuracy, "
+                  "member_accuracies_json, test_images, attempt, retries, worker_id, fail_reason, "
+                  "created_at, finished_at FROM ensembles ORDER BY id");
+  if (!stmt) return Error("read ensembles");
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    EnsembleRow row;
+    row.id = sqlite3_column_int64(stmt, 0);
+    row.study_id = sqlite3_column_int64(stmt, 1);
+    row.k = sqlite3_column_int(stmt, 2);
+    row.member_trial_ids_json = Text(stmt, 3);
+    row.state = Text(stmt, 4);
+    if (sqlite3_column_type(stmt, 5) != SQLITE_NULL) {
+      row.test_accuracy = sqlite3_column_double(stmt, 5);
+    }
+    row.member_accuracies_json = Text(stmt, 6);
+    row.test_images = sqlite3_column_int64(stmt, 7);
+    row.attempt = sqlite3_column_int(stmt, 8);
+    row.retries = sqlite3_column_int(stmt, 9);
+    row.worker_id = sqlite3_column_int64(stmt, 10);
+    row.fail_reason = Text(stmt, 11);
+    row.created_at = sqlite3_column_double(stmt, 12);
+    row.finished_at = sqlite3_column_double(stmt, 13);
+    snapshot.ensembles.push_back(std::move(row));
+  }
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return Error("read ensembles");
   return snapshot;
 }
 

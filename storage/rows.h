@@ -72,15 +72,35 @@ struct CheckpointRow {
   double created_at = 0;
 };
 
+// A top-k ensemble of a study's trials, evaluated on the test set by a worker.
+struct EnsembleRow {
+  int64_t id = 0;
+  int64_t study_id = 0;
+  int k = 0;
+  std::string member_trial_ids_json = "[]";  // [12, 7, ...], best trial first
+  std::string state;          // ENSEMBLE_PENDING | ENSEMBLE_RUNNING | ENSEMBLE_COMPLETED | ENSEMBLE_FAILED
+  std::optional<double> test_accuracy;
+  std::string member_accuracies_json = "[]";  // test accuracy of each member, same order
+  int64_t test_images = 0;
+  int attempt = 0;
+  int retries = 0;
+  int64_t worker_id = 0;
+  std::string fail_reason;
+  double created_at = 0;
+  double finished_at = 0;
+};
+
 // One write. Rows are written whole (insert or replace by primary key): the caller owns the
 // truth in memory and the db mirrors it, which keeps every write idempotent.
-using WriteOp = std::variant<StudyRow, TrialRow, IntermediateRow, WorkerRow, CheckpointRow>;
+using WriteOp =
+    std::variant<StudyRow, TrialRow, IntermediateRow, WorkerRow, CheckpointRow, EnsembleRow>;
 
 // Everything a restarting server needs to rebuild its state.
 struct Snapshot {
   std::vector<StudyRow> studies;
   std::vector<TrialRow> trials;     // ordered by study_id, number
   std::vector<WorkerRow> workers;
+  std::vector<EnsembleRow> ensembles;  // ordered by id
 };
 
 }  // namespace tuner::storage

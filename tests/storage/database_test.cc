@@ -134,5 +134,52 @@ TEST(Database, TwoConnectionsWriteTheSameFile) {
   EXPECT_EQ(snapshot->studies.size(), 2u);
 }
 
+TEST(Database, VersionOneDbGainsTheEnsemblesTableAndKeepsItsRows) {
+  testing::TempDir dir;
+  {
+    auto db = Database::Open(dir.File("t.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Write(Study(3)).ok());
+  }
+  // Turn it back into a schema 1 db, as an older tuner-server left it.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.File("t.db").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "DROP INDEX ensembles_by_study; DROP TABLE ensembles; "
+                         "UPDATE schema_version SET version = 1",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ((*db)->SchemaVersion(), 2);
+  EnsembleRow ensemble;
+  ensemble.id = 5;
+  ensemble.study_id = 3;
+  ensemble.k = 2;
+  ensemble.member_trial_ids_json = "[11,12]";
+  ensemble.state = "ENSEMBLE_COMPLETED";
+  ensemble.test_accuracy = 0.82;
+  ensemble.member_accuracies_json = "[0.77,0.75]";
+  ensemble.test_images = 10000;
+  ensemble.created_at = 4;
+  ensemble.finished_at = 5;
+  ASSERT_TRUE((*db)->Write(ensemble).ok());
+  auto snapshot = (*db)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->studies.size(), 1u);
+  ASSERT_EQ(snapshot->ensembles.size(), 1u);
+  const EnsembleRow& got = snapshot->ensembles[0];
+  EXPECT_EQ(got.study_id, 3);
+  EXPECT_EQ(got.k, 2);
+  EXPECT_EQ(got.member_trial_ids_json, "[11,12]");
+  EXPECT_EQ(got.state, "ENSEMBLE_COMPLETED");
+  ASSERT_TRUE(got.test_accuracy.has_value());
+  EXPECT_DOUBLE_EQ(*got.test_accuracy, 0.82);
+  EXPECT_EQ(got.member_accuracies_json, "[0.77,0.75]");
+  EXPECT_EQ(got.test_images, 10000);
+}
+
 }  // namespace
 }  // namespace tuner::storage
