@@ -15,20 +15,10 @@ using specs::MustParse;
 using specs::SpecYaml;
 
 std::unique_ptr<HyperbandPolicy> Make(const std::string& algorithm, uint64_t seed = 3) {
-  auto policy = HyperbandPolicy::Create(MustParse(SpecYaml(algorithm, seed)));
-  EXPECT_TRUE(policy.ok()) << policy.status();
-  return policy.ok() ? *std::move(policy) : nullptr;
+  return specs::MakePolicy<HyperbandPolicy>(algorithm, seed);
 }
 
-// A deterministic objective: a hash of the params, slightly better with more epochs.
-double Score(const Params& params, int epochs) {
-  uint64_t hash = 1469598103934665603ull;
-  for (const auto& [name, value] : params) {
-    for (char c : name + "=" + ParamValueToString(value) + ";")
-      hash = (hash ^ c) * 1099511628211ull;
-  }
-  return static_cast<double>(hash >> 11) * 0x1.0p-53 + 1e-4 * epochs;
-}
+double Score(const Params& params, int epochs) { return specs::HashScore(params, epochs); }
 
 // Plays the scheduler and the workers against a policy. Trials that `fail` names are FAILED
 // instead of finishing.

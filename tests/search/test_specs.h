@@ -2,6 +2,8 @@
 #ifndef TUNER_TESTS_SEARCH_TEST_SPECS_H_
 #define TUNER_TESTS_SEARCH_TEST_SPECS_H_
 
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -29,6 +31,24 @@ inline StudySpec MustParse(const std::string& yaml) {
   absl::StatusOr<StudySpec> spec = ParseStudySpec(yaml);
   EXPECT_TRUE(spec.ok()) << spec.status();
   return spec.ok() ? *spec : StudySpec{};
+}
+
+// Creates a policy of type Policy (HyperbandPolicy, AshaPolicy, ...) from a spec the test knows
+// to be valid.
+template <typename Policy>
+std::unique_ptr<Policy> MakePolicy(const std::string& algorithm, uint64_t seed) {
+  auto policy = Policy::Create(MustParse(SpecYaml(algorithm, seed)));
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return policy.ok() ? *std::move(policy) : nullptr;
+}
+
+// A deterministic objective: a hash of the params, slightly better with more epochs.
+inline double HashScore(const Params& params, int epochs) {
+  uint64_t hash = 1469598103934665603ull;
+  for (const auto& [name, value] : params) {
+    for (char c : name + "=" + ParamValueToString(value) + ";") hash = (hash ^ c) * 1099511628211ull;
+  }
+  return static_cast<double>(hash >> 11) * 0x1.0p-53 + 1e-4 * epochs;
 }
 
 }  // namespace tuner::search::specs
