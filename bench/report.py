@@ -149,8 +149,12 @@ def search(path, train, val, r):
     reached = len(ratios) == len(rows)
     mean = sum(ratios) / len(ratios) if ratios else None
     ok = reached and mean is not None and mean <= 1 / 3
+    total = sum(x["hyperband_epochs_total"] for x in rows) / sum(x["random_epochs_total"] for x in rows)
+    better = sum(1 for x in rows if (x["hyperband_best"] or 0) >= x["random_best"])
     print(f"\n- Goal Hyperband <= 1/3 of random's epochs: mean ratio {fmt(mean, 2)} over "
-          f"{len(ratios)} of {len(rows)} seed(s) reaching the target -> {verdict(ok)}\n")
+          f"{len(ratios)} of {len(rows)} seed(s) reaching the target -> {verdict(ok)}")
+    print(f"- Whole searches: Hyperband trained {total:.2f}x random's epochs and found a best at "
+          f"least as good as random's in {better} of {len(rows)} seed(s)\n")
 
 
 def e2e(trials_path, peer_path, ours_seconds, n, train, val, epochs, views):
