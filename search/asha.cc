@@ -102,6 +102,18 @@ bool AshaPolicy::MayPromote(const TrialRecord& trial) const {
   return trial.rung + 1 < static_cast<int>(rungs_[trial.bracket].size());
 }
 
+absl::StatusOr<NewTrial> AshaPolicy::Enqueue(const std::vector<TrialRecord>& history,
+                                             Params params) const {
+  const int64_t number = static_cast<int64_t>(history.size());
+  if (number >= max_trials_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the study already started all its configurations (algorithm.max_trials: ",
+        max_trials_, ")"));
+  }
+  const int bracket = static_cast<int>(number % brackets());
+  return NewTrial{std::move(params), bracket, 0, rungs_[bracket][0]};
+}
+
 Plan AshaPolicy::Next(const std::vector<TrialRecord>& history, int max_new) const {
   std::vector<std::vector<const TrialRecord*>> members(rungs_.size());
   bool any_active = false;

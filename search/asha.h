@@ -40,6 +40,9 @@ class AshaPolicy final : public SearchPolicy {
   Plan Next(const std::vector<TrialRecord>& history, int max_new) const override;
   bool MayPromote(const TrialRecord& trial) const override;
   int64_t PlannedTrials() const override { return max_trials_; }
+  // A new configuration at rung 0 of bracket history.size() % brackets, as a sampled one.
+  absl::StatusOr<NewTrial> Enqueue(const std::vector<TrialRecord>& history,
+                                   Params params) const override;
 
   // Rung epochs of bracket b (b in [0, brackets)).
   const std::vector<int>& Rungs(int bracket) const { return rungs_[bracket]; }

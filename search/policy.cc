@@ -7,6 +7,13 @@
 
 namespace tuner::search {
 
+absl::StatusOr<NewTrial> SearchPolicy::Enqueue(const std::vector<TrialRecord>& history,
+                                               Params params) const {
+  return absl::FailedPreconditionError(
+      "enqueue works with random and asha studies (grid and hyperband choose every "
+      "configuration themselves)");
+}
+
 absl::StatusOr<std::unique_ptr<SearchPolicy>> MakePolicy(const StudySpec& spec) {
   // The spec may not come from ParseStudySpec (a test, a row read back from the db), so the
   // space is checked again: a policy built on a bad space would sample garbage.

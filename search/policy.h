@@ -68,6 +68,12 @@ class SearchPolicy {
   virtual bool MayPromote(const TrialRecord& trial) const = 0;
   // Total trials the policy will create; 0 when unknown.
   virtual int64_t PlannedTrials() const = 0;
+  // A configuration a person chose (EnqueueTrial, already checked by CanonicalParams) as trial
+  // number history.size(): it takes the place of the one the policy would have sampled and
+  // counts like it. FAILED_PRECONDITION when the policy has no place for it: grid and
+  // Hyperband plan every configuration themselves (the default), or every trial was created.
+  virtual absl::StatusOr<NewTrial> Enqueue(const std::vector<TrialRecord>& history,
+                                           Params params) const;
 };
 
 // Builds the policy for spec.algorithm.

@@ -27,6 +27,15 @@ RandomSearch::RandomSearch(const StudySpec& spec)
       max_trials_(spec.max_trials),
       epochs_(spec.epochs) {}
 
+absl::StatusOr<NewTrial> RandomSearch::Enqueue(const std::vector<TrialRecord>& history,
+                                               Params params) const {
+  if (static_cast<int64_t>(history.size()) >= max_trials_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the study already created all its trials (algorithm.max_trials: ", max_trials_, ")"));
+  }
+  return NewTrial{std::move(params), -1, 0, epochs_};
+}
+
 Plan RandomSearch::Next(const std::vector<TrialRecord>& history, int max_new) const {
   Plan plan;
   const int64_t first = static_cast<int64_t>(history.size());

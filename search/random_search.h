@@ -23,6 +23,9 @@ class RandomSearch final : public SearchPolicy {
   Plan Next(const std::vector<TrialRecord>& history, int max_new) const override;
   bool MayPromote(const TrialRecord& trial) const override { return false; }
   int64_t PlannedTrials() const override { return max_trials_; }
+  // Trial history.size() gets the params; later trials keep their own TrialRng streams.
+  absl::StatusOr<NewTrial> Enqueue(const std::vector<TrialRecord>& history,
+                                   Params params) const override;
 
  private:
   explicit RandomSearch(const StudySpec& spec);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace tuner::search {
 
@@ -63,6 +64,14 @@ std::mt19937_64 TrialRng(uint64_t seed, int64_t number);
 // Checks one param's bounds, step, log and values; INVALID_ARGUMENT naming
 // "search_space.<name>.<field>" otherwise. ParseStudySpec and MakePolicy both call it.
 absl::Status ValidateParamSpec(const ParamSpec& spec);
+
+// Checks a configuration a person gives (EnqueueTrial) against the space and returns it as a
+// sampler would have made it: an int param's value as an int (2.0 is 2), a float param's as a
+// float, a stepped value as its grid point, a choice as the choice's own value. A string is
+// read as the param's type ("256" is the int 256 or the choice 256). INVALID_ARGUMENT naming
+// "params.<name>" and what is allowed for an unknown or missing param, a wrong type, a value
+// out of range, off the step grid or not one of the choices.
+absl::StatusOr<Params> CanonicalParams(const SearchSpace& space, const Params& given);
 
 }  // namespace tuner::search
 

@@ -86,6 +86,16 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   stop->add_option("STUDY", study, "study id or name")->required();
   stop->add_flag("--json", json, "print the stopped study as JSON");
 
+  std::vector<std::string> enqueue_params;
+  CLI::App* enqueue = app.add_subcommand(
+      "enqueue", "make a study's next trial use the given params (random and asha studies)");
+  enqueue->add_option("STUDY", study, "study id or name")->required();
+  enqueue->add_option("--param", enqueue_params,
+                      "NAME=VALUE, once per param of the search space (repeat)")
+      ->required()
+      ->take_all();
+  enqueue->add_flag("--json", json, "print the new trial as JSON");
+
   std::string html_path;
   CLI::App* report = app.add_subcommand(
       "report", "write a self-contained HTML report of a study: plots and the trials table");
@@ -130,6 +140,7 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   if (trials->parsed()) return commands.Trials(study, states, json, intermediate);
   if (best->parsed()) return commands.Best(study, k, json);
   if (stop->parsed()) return commands.Stop(study, json);
+  if (enqueue->parsed()) return commands.Enqueue(study, enqueue_params, json);
   if (report->parsed()) return commands.Report(study, html_path);
   WatchOptions watch_options;
   watch_options.once = once;

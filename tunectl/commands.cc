@@ -354,6 +354,40 @@ int Commands::Stop(const std::string& study_text, bool json) {
   return kExitOk;
 }
 
+int Commands::Enqueue(const std::string& study_text, const std::vector<std::string>& params,
+                      bool json) {
+  v1::EnqueueTrialRequest request;
+  for (const std::string& param : params) {
+    const size_t equals = param.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      err_ << "error: --param: expected NAME=VALUE (got " << Quoted(param) << ")\n";
+      return kExitUsage;
+    }
+    const std::string name = param.substr(0, equals);
+    if (request.params().count(name)) {
+      err_ << "error: --param: " << name << " is given twice\n";
+      return kExitUsage;
+    }
+    // Sent as text: the server knows each param's type and says which value it refuses.
+    (*request.mutable_params())[name].set_string_value(param.substr(equals + 1));
+  }
+  const std::optional<int64_t> id = ResolveStudy(study_text);
+  if (!id) return kExitError;
+  request.set_study_id(*id);
+  auto context = NewContext(true);
+  v1::EnqueueTrialResponse response;
+  const grpc::Status status = stub_.EnqueueTrial(context.get(), request, &response);
+  if (!status.ok()) return Fail(status);
+  const v1::Trial& trial = response.trial();
+  if (json) {
+    out_ << TrialJson(trial).dump(2) << "\n";
+  } else {
+    out_ << "enqueued trial " << trial.number() << " of study " << *id << ": "
+         << FormatParams(trial.params()) << "\n";
+  }
+  return kExitOk;
+}
+
 int Commands::Report(const std::string& study_text, const std::string& html_path) {
   const std::optional<int64_t> id = ResolveStudy(study_text);
   if (!id) return kExitError;

@@ -78,6 +78,9 @@ class Commands {
              bool with_intermediate = false);
   int Best(const std::string& study, int k, bool json);
   int Stop(const std::string& study, bool json);
+  // Makes the study's next trial use the given params, each "NAME=VALUE" (EnqueueTrial); the
+  // server reads each value as its param's type. Prints the new trial (or its JSON).
+  int Enqueue(const std::string& study, const std::vector<std::string>& params, bool json);
   // Writes the study's HTML report (tunectl/report.h) to html_path, atomically (a temp file
   // in the same directory, then rename): on any failure the path is left as it was.
   int Report(const std::string& study, const std::string& html_path);

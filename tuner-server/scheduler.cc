@@ -178,6 +178,27 @@ storage::TrialRow Scheduler::ToRow(const StudyEntry& study, int64_t number) cons
   return row;
 }
 
+int64_t Scheduler::AddTrial(StudyEntry& study, search::NewTrial fresh, Ops& ops) {
+  const int64_t number = static_cast<int64_t>(study.history.size());
+  search::TrialRecord record;
+  record.number = number;
+  record.params = std::move(fresh.params);
+  record.state = TrialState::kPending;
+  record.bracket = fresh.bracket;
+  record.rung = fresh.rung;
+  record.budget_epochs = fresh.budget_epochs;
+  TrialExtra extra;
+  extra.id = next_trial_id_++;
+  extra.created_at = Now();
+  trial_index_[extra.id] = {study.row.id, number};
+  study.history.push_back(std::move(record));
+  study.extra.push_back(std::move(extra));
+  study.counts[Index(TrialState::kPending)]++;
+  study.pending.insert(number);
+  Touch(study, number, ops);
+  return number;
+}
+
 void Scheduler::Advance(StudyEntry& study, int max_new, Ops& ops) {
   if (study.row.state != "STUDY_RUNNING") return;
   const int64_t active = study.counts[Index(TrialState::kPending)] +
@@ -212,25 +233,7 @@ void Scheduler::Advance(StudyEntry& study, int max_new, Ops& ops) {
     Touch(study, number, ops);
   }
   const double now = Now();
-  for (search::NewTrial& fresh : plan.new_trials) {
-    const int64_t number = static_cast<int64_t>(study.history.size());
-    search::TrialRecord record;
-    record.number = number;
-    record.params = std::move(fresh.params);
-    record.state = TrialState::kPending;
-    record.bracket = fresh.bracket;
-    record.rung = fresh.rung;
-    record.budget_epochs = fresh.budget_epochs;
-    TrialExtra extra;
-    extra.id = next_trial_id_++;
-    extra.created_at = now;
-    trial_index_[extra.id] = {study.row.id, number};
-    study.history.push_back(std::move(record));
-    study.extra.push_back(std::move(extra));
-    study.counts[Index(TrialState::kPending)]++;
-    study.pending.insert(number);
-    Touch(study, number, ops);
-  }
+  for (search::NewTrial& fresh : plan.new_trials) AddTrial(study, std::move(fresh), ops);
   const bool idle = study.counts[Index(TrialState::kPending)] == 0 &&
                     study.counts[Index(TrialState::kRunning)] == 0 &&
                     study.counts[Index(TrialState::kPaused)] == 0;
@@ -395,6 +398,58 @@ void Scheduler::StopStudy(int64_t study_id, v1::Study* response, Done done) {
   }
   FillStudy(*study, response);
   Commit(std::move(ops), std::move(done));
+}
+
+void Scheduler::EnqueueTrial(const v1::EnqueueTrialRequest& request,
+                             v1::EnqueueTrialResponse* response, Done done) {
+  search::Params given;
+  for (const auto& [name, value] : request.params()) {
+    switch (value.kind_case()) {
+      case v1::ParamValue::kIntValue:
+        given[name] = value.int_value();
+        break;
+      case v1::ParamValue::kFloatValue:
+        given[name] = value.float_value();
+        break;
+      case v1::ParamValue::kStringValue:
+        given[name] = value.string_value();
+        break;
+      case v1::ParamValue::KIND_NOT_SET:
+        done(absl::InvalidArgumentError(absl::StrCat("params.", name, ": has no value")));
+        return;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    StudyEntry* study = FindStudy(request.study_id());
+    if (!study) {
+      done(absl::NotFoundError(absl::StrCat("study ", request.study_id(), " not found")));
+      return;
+    }
+    if (study->row.state != "STUDY_RUNNING") {
+      done(absl::FailedPreconditionError(absl::StrCat(
+          "study ", study->row.id, " is ", study->row.state, "; only a running study takes trials")));
+      return;
+    }
+    absl::StatusOr<search::Params> params = search::CanonicalParams(study->spec.space, given);
+    if (!params.ok()) {
+      done(params.status());
+      return;
+    }
+    absl::StatusOr<search::NewTrial> fresh =
+        study->policy->Enqueue(study->history, *std::move(params));
+    if (!fresh.ok()) {
+      done(fresh.status());
+      return;
+    }
+    Ops ops;
+    const int64_t number = AddTrial(*study, *std::move(fresh), ops);
+    FillTrial(*study, number, response->mutable_trial());
+    spdlog::info("study {} trial {}: enqueued as number {} ({})", study->row.id,
+                 study->extra[number].id, number, ParamsToJson(study->history[number].params));
+    Commit(std::move(ops), std::move(done));
+  }
+  ServeWaiters();
 }
 
 absl::Status Scheduler::Poll(int64_t study_id, uint64_t* version, v1::Study* out,

@@ -73,6 +73,10 @@ class Scheduler {
   absl::Status GetBestTrials(const v1::GetBestTrialsRequest& request,
                              v1::GetBestTrialsResponse* response);
   void StopStudy(int64_t study_id, v1::Study* response, Done done);
+  // Creates the study's next trial with the request's params (checked against the space), as
+  // its policy places it: see search::SearchPolicy::Enqueue.
+  void EnqueueTrial(const v1::EnqueueTrialRequest& request, v1::EnqueueTrialResponse* response,
+                    Done done);
   // For WatchStudy: the study plus the trials changed since *version (then advanced).
   absl::Status Poll(int64_t study_id, uint64_t* version, v1::Study* study,
                     std::vector<v1::Trial>* changed, bool* finished);
@@ -159,6 +163,8 @@ class Scheduler {
   void FillTrial(const StudyEntry& study, int64_t number, v1::Trial* trial) const;
   void FillStudy(const StudyEntry& study, v1::Study* out) const;
   void FillAshaBrackets(const StudyEntry& study, v1::Study* out) const;
+  // Appends a PENDING trial; returns its number.
+  int64_t AddTrial(StudyEntry& study, search::NewTrial fresh, Ops& ops);
   // Applies the policy's plan (promotions, prunes, up to max_new new trials) and completes the
   // study when nothing is left.
   void Advance(StudyEntry& study, int max_new, Ops& ops);

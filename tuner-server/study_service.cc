@@ -174,6 +174,12 @@ grpc::ServerUnaryReactor* StudyServiceImpl::StopStudy(grpc::CallbackServerContex
   return reactor;
 }
 
+grpc::ServerUnaryReactor* StudyServiceImpl::EnqueueTrial(grpc::CallbackServerContext* context,
+                                                         const v1::EnqueueTrialRequest* request,
+                                                         v1::EnqueueTrialResponse* response) {
+  return Forward(context, *auth_, scheduler_, &Scheduler::EnqueueTrial, request, response);
+}
+
 grpc::ServerWriteReactor<v1::StudyEvent>* StudyServiceImpl::WatchStudy(
     grpc::CallbackServerContext* context, const v1::WatchStudyRequest* request) {
   if (absl::Status s = auth_->Check(*context); !s.ok()) {

@@ -36,6 +36,9 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
   grpc::ServerUnaryReactor* StopStudy(grpc::CallbackServerContext* context,
                                       const v1::StopStudyRequest* request,
                                       v1::Study* response) override;
+  grpc::ServerUnaryReactor* EnqueueTrial(grpc::CallbackServerContext* context,
+                                         const v1::EnqueueTrialRequest* request,
+                                         v1::EnqueueTrialResponse* response) override;
   grpc::ServerWriteReactor<v1::StudyEvent>* WatchStudy(
       grpc::CallbackServerContext* context, const v1::WatchStudyRequest* request) override;
 

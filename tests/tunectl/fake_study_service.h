@@ -181,6 +181,37 @@ class FakeStudyService final : public v1::StudyService::Service {
     return grpc::Status::OK;
   }
 
+  // Study 1 takes the four params of its trials; units must be one of 128, 256, 512 (given as
+  // text, as tunectl sends it). Other studies refuse as grid studies do.
+  grpc::Status EnqueueTrial(grpc::ServerContext* context, const v1::EnqueueTrialRequest* request,
+                            v1::EnqueueTrialResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    last_enqueue_ = *request;
+    if (studies_.count(request->study_id()) == 0) return NotFound(request->study_id());
+    if (request->study_id() != 1) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "enqueue works with random and asha studies");
+    }
+    auto units = request->params().find("units");
+    const std::string text = units == request->params().end() ? "" : units->second.string_value();
+    if (text != "128" && text != "256" && text != "512") {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "params.units: must be one of 128, 256, 512 (got " + text + ")");
+    }
+    std::vector<v1::Trial>& trials = trials_[1];
+    v1::Trial trial = MakeTrial(100 + static_cast<int64_t>(trials.size()), 1,
+                                static_cast<int64_t>(trials.size()), v1::PENDING, std::stoi(text),
+                                0.3, "adam", 0.001);
+    AddTrial(studies_[1], trial);
+    *response->mutable_trial() = trial;
+    return grpc::Status::OK;
+  }
+  v1::EnqueueTrialRequest last_enqueue() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_enqueue_;
+  }
+
   grpc::Status WatchStudy(grpc::ServerContext* context, const v1::WatchStudyRequest* request,
                           grpc::ServerWriter<v1::StudyEvent>* writer) override {
     std::vector<v1::StudyEvent> events;
@@ -243,6 +274,7 @@ class FakeStudyService final : public v1::StudyService::Service {
   std::vector<v1::StudyEvent> watch_events_;             // guarded by mu_
   std::vector<v1::TrialState> last_state_filter_;        // guarded by mu_
   std::string last_spec_;                                // guarded by mu_
+  v1::EnqueueTrialRequest last_enqueue_;                 // guarded by mu_
   std::map<std::string, std::string> last_metadata_;     // guarded by mu_
 };
 

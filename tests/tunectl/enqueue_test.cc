@@ -1,0 +1,90 @@
+// `tunectl enqueue` through RunTunectl against the in-process FakeStudyService.
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/tunectl/fake_study_service.h"
+#include "tunectl/cli.h"
+#include "tunectl/commands.h"
+
+namespace tuner::tunectl {
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class TunectlEnqueueTest : public ::testing::Test {
+ protected:
+  Result Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"tunectl", "--server", server_.address()});
+    std::vector<const char*> argv;
+    for (const std::string& arg : args) argv.push_back(arg.c_str());
+    std::ostringstream out;
+    std::ostringstream err;
+    CliEnvironment env;
+    env.out = &out;
+    env.err = &err;
+    Result result;
+    result.code = RunTunectl(static_cast<int>(argv.size()), argv.data(), env);
+    result.out = out.str();
+    result.err = err.str();
+    return result;
+  }
+  testing::FakeServer server_;
+};
+
+TEST_F(TunectlEnqueueTest, SendsEachParamAsTextAndPrintsTheNewTrial) {
+  const Result r = Run({"enqueue", "cifar", "--param", "units=256", "--param",
+                        "optimizer=adam", "--param", "learning_rate=1e-3"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out,
+            "enqueued trial 3 of study 1: dropout=0.3 learning_rate=0.001 optimizer=adam "
+            "units=256\n");
+  const v1::EnqueueTrialRequest sent = server_.service().last_enqueue();
+  EXPECT_EQ(sent.study_id(), 1);
+  ASSERT_EQ(sent.params_size(), 3);
+  EXPECT_EQ(sent.params().at("units").string_value(), "256");
+  EXPECT_EQ(sent.params().at("learning_rate").string_value(), "1e-3");
+}
+
+TEST_F(TunectlEnqueueTest, JsonPrintsTheTrialLikeTrialsJson) {
+  const Result r = Run({"enqueue", "1", "--param", "units=512", "--json"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  const nlohmann::json trial = nlohmann::json::parse(r.out);
+  EXPECT_EQ(trial["number"], 3);
+  EXPECT_EQ(trial["state"], "PENDING");
+  EXPECT_EQ(trial["params"]["units"], 512);
+}
+
+TEST_F(TunectlEnqueueTest, TheServersRefusalNamesTheParam) {
+  const Result r = Run({"enqueue", "cifar", "--param", "units=300"});
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_NE(r.err.find("params.units: must be one of 128, 256, 512 (got 300)"), std::string::npos)
+      << r.err;
+  const Result grid = Run({"enqueue", "fresh", "--param", "units=128"});
+  EXPECT_EQ(grid.code, kExitError);
+  EXPECT_NE(grid.err.find("enqueue works with random and asha studies"), std::string::npos)
+      << grid.err;
+}
+
+TEST_F(TunectlEnqueueTest, AParamWithoutANameOrGivenTwiceIsAUsageError) {
+  Result r = Run({"enqueue", "cifar", "--param", "units"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_NE(r.err.find("--param: expected NAME=VALUE (got \"units\")"), std::string::npos) << r.err;
+  r = Run({"enqueue", "cifar", "--param", "=3"});
+  EXPECT_EQ(r.code, kExitUsage);
+  r = Run({"enqueue", "cifar", "--param", "units=128", "--param", "units=256"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_NE(r.err.find("units is given twice"), std::string::npos) << r.err;
+  r = Run({"enqueue", "cifar"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_EQ(server_.service().last_enqueue().params_size(), 0);  // nothing was sent
+}
+
+}  // namespace
+}  // namespace tuner::tunectl
