@@ -96,16 +96,28 @@ absl::StatusOr<Params> CanonicalParams(const SearchSpace& space, const Params& g
                        absl::StrJoin(names, ", "), ")"));
     }
   }
+  // Every given value in canonical form first: the conditions compare the parents' values.
   Params out;
   for (const ParamSpec& spec : space.params) {
     auto it = given.find(spec.name);
-    if (it == given.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("params.", spec.name, ": missing; give ", Allowed(spec)));
-    }
+    if (it == given.end()) continue;
     absl::StatusOr<ParamValue> value = CanonicalValue(spec, it->second);
     if (!value.ok()) return value.status();
     out[spec.name] = *std::move(value);
+  }
+  for (const ParamSpec& spec : space.params) {
+    const bool active = IsActive(space, spec, out);
+    const bool present = out.count(spec.name) > 0;
+    if (active && !present) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "params.", spec.name, ": missing; give ", Allowed(spec),
+          spec.when ? absl::StrCat(" (it exists when ", ConditionText(*spec.when), ")") : ""));
+    }
+    if (!active && present) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("params.", spec.name, ": only exists when ", ConditionText(*spec.when),
+                       "; leave it out of this configuration"));
+    }
   }
   return out;
 }

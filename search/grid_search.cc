@@ -1,6 +1,7 @@
 #include "search/grid_search.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -43,8 +44,19 @@ absl::StatusOr<std::unique_ptr<GridSearch>> GridSearch::Create(const StudySpec& 
   }
   std::vector<std::vector<ParamValue>> values;
   for (const ParamSpec& param : spec.space.params) values.push_back(GridValues(param));
-  return std::unique_ptr<GridSearch>(
+  std::unique_ptr<GridSearch> grid(
       new GridSearch(std::move(names), std::move(values), combinations, spec.epochs));
+  const bool conditional = std::any_of(spec.space.params.begin(), spec.space.params.end(),
+                                       [](const ParamSpec& param) { return param.when.has_value(); });
+  if (conditional) {
+    std::set<Params> seen;
+    for (int64_t index = 0; index < combinations; ++index) {
+      Params params = ActiveOnly(spec.space, grid->FullCombination(index));
+      if (seen.insert(params).second) grid->conditional_.push_back(std::move(params));
+    }
+    grid->combinations_ = static_cast<int64_t>(grid->conditional_.size());
+  }
+  return grid;
 }
 
 GridSearch::GridSearch(std::vector<std::string> names, std::vector<std::vector<ParamValue>> values,
@@ -55,6 +67,11 @@ GridSearch::GridSearch(std::vector<std::string> names, std::vector<std::vector<P
       epochs_(epochs) {}
 
 Params GridSearch::Combination(int64_t index) const {
+  if (!conditional_.empty()) return conditional_[static_cast<size_t>(index)];
+  return FullCombination(index);
+}
+
+Params GridSearch::FullCombination(int64_t index) const {
   Params params;
   // Mixed radix, last param fastest.
   for (size_t p = values_.size(); p-- > 0;) {

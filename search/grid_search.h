@@ -12,7 +12,9 @@
 namespace tuner::search {
 
 // Trial k is combination k in row-major order: the first param varies slowest, as in nested
-// loops written in the spec's order. Every trial trains spec.epochs epochs.
+// loops written in the spec's order. Every trial trains spec.epochs epochs. A conditional
+// param varies only under the parent values that make it exist: the combinations are those
+// of the full grid without their inactive params, each once, in first-seen order.
 // Immutable after Create; safe to call from several threads.
 class GridSearch final : public SearchPolicy {
  public:
@@ -30,11 +32,15 @@ class GridSearch final : public SearchPolicy {
  private:
   GridSearch(std::vector<std::string> names, std::vector<std::vector<ParamValue>> values,
              int64_t combinations, int epochs);
+  // Combination `index` of the full grid, every param present.
+  Params FullCombination(int64_t index) const;
 
   const std::vector<std::string> names_;               // spec order
   const std::vector<std::vector<ParamValue>> values_;  // GridValues of each param
-  const int64_t combinations_;
+  int64_t combinations_;
   const int epochs_;
+  // With conditional params: the distinct combinations, by index; empty otherwise.
+  std::vector<Params> conditional_;
 };
 
 }  // namespace tuner::search

@@ -29,6 +29,8 @@ absl::StatusOr<std::unique_ptr<SearchPolicy>> MakePolicy(const StudySpec& spec) 
     }
     if (absl::Status valid = ValidateParamSpec(param); !valid.ok()) return valid;
   }
+  SearchSpace space = spec.space;
+  if (absl::Status valid = ResolveConditions(space); !valid.ok()) return valid;
   switch (spec.algorithm) {
     case Algorithm::kRandom:
       return RandomSearch::Create(spec);

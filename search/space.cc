@@ -203,7 +203,7 @@ Params SampleParams(const SearchSpace& space, std::mt19937_64& rng) {
   Params params;
   // One draw per param in the spec's order, so adding a param at the end keeps the others.
   for (const ParamSpec& spec : space.params) params[spec.name] = SampleOne(spec, rng);
-  return params;
+  return ActiveOnly(space, std::move(params));
 }
 
 std::mt19937_64 TrialRng(uint64_t seed, int64_t number) {

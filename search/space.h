@@ -25,6 +25,13 @@ std::string ParamValueToString(const ParamValue& value);
 
 enum class ParamKind { kInt, kFloat, kChoice };
 
+// A conditional param exists only while its parent, a choice param of the same space, has one
+// of `values` (and the parent itself exists): `momentum` only for `optimizer: sgd`.
+struct ParamCondition {
+  std::string parent;
+  std::vector<ParamValue> values;  // the parent's own values, once ResolveConditions ran
+};
+
 // One dimension of the space. For kInt / kFloat: [min, max], optional step (a grid), optional
 // log scale (sampled uniformly in log space; min must be > 0). For kChoice: values.
 struct ParamSpec {
@@ -35,6 +42,7 @@ struct ParamSpec {
   std::optional<double> step;
   bool log = false;
   std::vector<ParamValue> values;  // kChoice only
+  std::optional<ParamCondition> when;  // the spec's `when: {parent: [values]}`
 };
 
 // The whole space, in the order the spec lists it.
@@ -51,7 +59,23 @@ std::vector<ParamValue> GridValues(const ParamSpec& spec);
 ParamValue GridValueAt(const ParamSpec& spec, int64_t index);
 
 // One random configuration. Stepped ranges snap to the grid; log ranges sample log-uniformly.
+// Every param takes one draw, active or not, so a condition never shifts the others' draws;
+// the inactive ones are then dropped (ActiveOnly).
 Params SampleParams(const SearchSpace& space, std::mt19937_64& rng);
+
+// Whether `spec` exists in a configuration: it has no condition, or its parent exists in
+// `params` with one of the condition's values. The space's conditions must be resolved.
+bool IsActive(const SearchSpace& space, const ParamSpec& spec, const Params& params);
+// `params` without the params that are not active in it.
+Params ActiveOnly(const SearchSpace& space, Params params);
+// "optimizer is sgd" / "optimizer is one of sgd, nesterov", for messages.
+std::string ConditionText(const ParamCondition& condition);
+
+// Checks every condition and brings its values to the parent's own values (a `when` written
+// as text "128" becomes the int choice 128): the parent must be a choice param of the space,
+// each value one of its values, and conditions must not form a cycle. INVALID_ARGUMENT naming
+// "search_space.<name>.when..." otherwise. Idempotent; ParseStudySpec and MakePolicy call it.
+absl::Status ResolveConditions(SearchSpace& space);
 
 // How many values GridValues(spec) has, without building them: a choice's size, a stepped or
 // int range's point count, 0 for a float range without step.

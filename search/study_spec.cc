@@ -206,6 +206,33 @@ absl::StatusOr<std::vector<ParamValue>> ReadChoiceValues(const YAML::Node& node,
   return values;
 }
 
+// `when: {optimizer: [sgd]}` (or `{optimizer: sgd}`): one parent and the values for which the
+// param exists. The values stay text here; ResolveConditions matches them to the parent's.
+absl::StatusOr<ParamCondition> ReadCondition(const YAML::Node& node, const std::string& path) {
+  constexpr char kWhat[] = "must be a mapping of one choice param to its values, such as "
+                           "{optimizer: [sgd]}";
+  if (!node.IsMap() || node.size() != 1) return Invalid(path, kWhat, node);
+  const auto entry = *node.begin();
+  if (!entry.first.IsScalar()) return Invalid(path, kWhat, node);
+  ParamCondition condition;
+  condition.parent = entry.first.Scalar();
+  const std::string values_path = Join(path, condition.parent);
+  if (entry.second.IsScalar()) {
+    condition.values.emplace_back(entry.second.Scalar());
+  } else if (entry.second.IsSequence() && entry.second.size() > 0) {
+    for (const YAML::Node& value : entry.second) {
+      if (!value.IsScalar()) {
+        return Invalid(values_path, "must be a value or a list of values of the parent", value);
+      }
+      condition.values.emplace_back(value.Scalar());
+    }
+  } else {
+    return Invalid(values_path, "must be a value or a non-empty list of values of the parent",
+                   entry.second);
+  }
+  return condition;
+}
+
 absl::StatusOr<ParamSpec> ReadParam(const std::string& name, const YAML::Node& node) {
   const std::string path = absl::StrCat("search_space.", name);
   if (!node.IsMap()) {
@@ -227,8 +254,8 @@ absl::StatusOr<ParamSpec> ReadParam(const std::string& name, const YAML::Node& n
                                      : ParamKind::kChoice;
   const std::vector<std::string> allowed =
       spec.kind == ParamKind::kChoice
-          ? std::vector<std::string>{"type", "values"}
-          : std::vector<std::string>{"type", "min", "max", "step", "log"};
+          ? std::vector<std::string>{"type", "values", "when"}
+          : std::vector<std::string>{"type", "min", "max", "step", "log", "when"};
   absl::StatusOr<Fields> fields =
       ReadFields(node, path, allowed, absl::StrCat("allowed for type ", type_text));
   if (!fields.ok()) return fields.status();
@@ -264,6 +291,11 @@ absl::StatusOr<ParamSpec> ReadParam(const std::string& name, const YAML::Node& n
       spec.log = scalar.boolean;
     }
   }
+  if (const YAML::Node* when = Find(*fields, "when")) {
+    absl::StatusOr<ParamCondition> condition = ReadCondition(*when, path + ".when");
+    if (!condition.ok()) return condition.status();
+    spec.when = *std::move(condition);
+  }
   if (absl::Status valid = ValidateParamSpec(spec); !valid.ok()) {
     return Invalid("", std::string(valid.message()), node);
   }
@@ -288,6 +320,9 @@ absl::StatusOr<SearchSpace> ReadSpace(const YAML::Node* node, const YAML::Node& 
     absl::StatusOr<ParamSpec> param = ReadParam(name, entry.second);
     if (!param.ok()) return param.status();
     space.params.push_back(*std::move(param));
+  }
+  if (absl::Status valid = ResolveConditions(space); !valid.ok()) {
+    return Invalid("", std::string(valid.message()), *node);
   }
   return space;
 }

@@ -251,7 +251,9 @@ Params TpeSample(const SearchSpace& space, const SamplerSpec& spec, bool maximiz
       params[param.name] = SampleNumeric(param, below, above, candidates, rng);
     }
   }
-  return params;
+  // A conditional param is modelled only on the observations that have it (the Parzen
+  // estimators skip the others) and kept only when its condition holds.
+  return ActiveOnly(space, std::move(params));
 }
 
 }  // namespace tuner::search

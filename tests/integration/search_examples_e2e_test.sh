@@ -56,3 +56,25 @@ print(f"e2e tpe+median: 30 trials, {len(pruned)} pruned at epochs "
       f"{sorted(t['epochs_done'] for t in pruned)}")
 PY
 echo "e2e search examples: ok"
+
+# examples/synthetic-conditional.yaml: momentum only for sgd, beta1 only for adam.
+COND="$("$TUNECTL" start-study "$EXAMPLES/synthetic-conditional.yaml")"
+wait_study "$TUNECTL" "$COND" 240
+"$TUNECTL" trials "$COND"              # the table prints '-' for an absent param
+"$TUNECTL" trials "$COND" --json > "$WORK/trials-$COND.json"
+python3 - "$WORK/trials-$COND.json" <<'PY'
+import json, sys
+trials = json.load(open(sys.argv[1]))["trials"]
+assert len(trials) == 30, len(trials)
+assert all(t["state"] == "COMPLETED" for t in trials), [t["state"] for t in trials]
+for t in trials:
+    p = t["params"]
+    sgd = p["optimizer"] == "sgd"
+    assert ("momentum" in p) == sgd and ("beta1" in p) == (not sgd), p
+    if sgd:
+        assert 0.5 <= p["momentum"] <= 0.99, p
+kinds = {t["params"]["optimizer"] for t in trials}
+assert kinds == {"adam", "sgd"}, kinds
+print(f"conditional: 30 trials, {sum(t['params']['optimizer'] == 'sgd' for t in trials)} with sgd + momentum")
+PY
+echo "conditional example: ok"

@@ -172,7 +172,7 @@ TEST(ParseStudySpec, RefusesBadSpecsNamingTheField) {
       {Minimal("{kind: random, max_trials: 3}", "{x: {type: float, min: 0}}"),
        "search_space.x.max: is required"},
       {Minimal("{kind: random, max_trials: 3}", "{x: {type: float, min: 0, max: 1, sep: 2}}"),
-       "search_space.x: unknown field \"sep\" (allowed for type float: type, min, max, step, log)"},
+       "search_space.x: unknown field \"sep\" (allowed for type float: type, min, max, step, log, when)"},
       {Minimal("{kind: random, max_trials: 3}", "{x: {type: int, min: 0.5, max: 3}}"),
        "search_space.x.min: must be an integer"},
       {Minimal("{kind: random, max_trials: 3}", "{x: {type: int, min: 0, max: 3, step: 0}}"),

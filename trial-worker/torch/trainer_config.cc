@@ -257,6 +257,9 @@ absl::StatusOr<TorchTrainerConfig> ParseTorchTrainerConfig(const nlohmann::json&
   c.units = static_cast<int64_t>(units);
   TUNER_RETURN_IF_ERROR(ParamNumber(params, "dropout", 0, 0.99, &c.dropout));
   TUNER_RETURN_IF_ERROR(ParamNumber(params, "learning_rate", 1e-12, 100, &c.learning_rate));
+  // A param (often conditional: `when: {optimizer: [sgd]}`) overrides trainer.momentum; a
+  // trial without it keeps the trainer section's value.
+  TUNER_RETURN_IF_ERROR(ParamNumber(params, "momentum", 0, 0.9999, &c.momentum));
   if (auto it = params.find("optimizer"); it != params.end()) {
     const auto* name = std::get_if<std::string>(&it->second);
     if (name == nullptr || std::find(kOptimizers.begin(), kOptimizers.end(), *name) ==
