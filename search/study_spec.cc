@@ -527,7 +527,8 @@ absl::StatusOr<StudySpec> Read(const YAML::Node& root) {
   absl::StatusOr<Fields> fields =
       ReadFields(root, "",
                  {"name", "objective", "algorithm", "sampler", "pruner", "executions_per_trial",
-                  "max_parallel", "max_attempts", "seed", "search_space", "trainer"});
+                  "max_parallel", "max_attempts", "seed", "keep_checkpoints", "search_space",
+                  "trainer"});
   if (!fields.ok()) return fields.status();
   StudySpec spec;
   absl::StatusOr<std::string> name = ReadName(*fields, "", "name", "", std::nullopt, root);
@@ -550,6 +551,13 @@ absl::StatusOr<StudySpec> Read(const YAML::Node& root) {
   spec.max_parallel = static_cast<int>(*max_parallel);
   spec.max_attempts = static_cast<int>(*max_attempts);
   spec.seed = *seed;
+  if (const YAML::Node* keep = Find(*fields, "keep_checkpoints")) {
+    const YamlScalar scalar = keep->IsScalar() ? ReadScalar(*keep) : YamlScalar{};
+    if (scalar.kind != YamlScalar::Kind::kBool) {
+      return Invalid("keep_checkpoints", absl::StrCat("must be true or false", Got(*keep)), *keep);
+    }
+    spec.keep_checkpoints = scalar.boolean;
+  }
   absl::StatusOr<SearchSpace> space = ReadSpace(Find(*fields, "search_space"), root);
   if (!space.ok()) return space.status();
   spec.space = *std::move(space);

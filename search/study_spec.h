@@ -61,6 +61,9 @@ struct StudySpec {
   int max_parallel = 0;         // 0: no limit
   int max_attempts = 3;         // leases per trial before it is FAILED
   uint64_t seed = 0;
+  // Every finished trial uploads its final checkpoint (for `tunectl ensemble`), not only
+  // trials a rung may promote.
+  bool keep_checkpoints = false;
   int epochs = 1;               // epochs per trial for random and grid (trainer.epochs)
   SearchSpace space;
   std::string trainer_kind = "synthetic";  // synthetic | torch

@@ -114,6 +114,7 @@ absl::Status Scheduler::Load(const storage::Snapshot& snapshot,
     next_worker_id_ = std::max(next_worker_id_, row.id + 1);
   }
   for (const storage::CheckpointRow& row : checkpoints) checkpoints_[row.id] = row;
+  if (absl::Status s = LoadEnsembles(snapshot.ensembles, now); !s.ok()) return s;
   spdlog::info("loaded {} studies, {} trials, {} workers, {} checkpoints from the db",
                snapshot.studies.size(), snapshot.trials.size(), snapshot.workers.size(),
                checkpoints.size());
@@ -372,6 +373,13 @@ absl::Status Scheduler::GetBestTrials(const v1::GetBestTrialsRequest& request,
   });
   if (done.size() > k) done.resize(k);
   for (int64_t number : done) FillTrial(*study, number, response->add_trials());
+  for (auto it = ensembles_.rbegin(); it != ensembles_.rend(); ++it) {
+    if (it->second.row.study_id == study->row.id &&
+        it->second.row.state == "ENSEMBLE_COMPLETED") {
+      FillEnsemble(it->second, response->mutable_latest_ensemble());
+      break;
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -100,6 +100,16 @@ class Scheduler {
   void AddCheckpoint(const storage::CheckpointRow& row, Done done);
   absl::StatusOr<storage::CheckpointRow> FindCheckpoint(const std::string& id, int64_t worker_id);
 
+  // ---- Ensembles (scheduler_ensembles.cc): a top-k ensemble is a unit of work leased to a
+  // worker like a trial (AcquireTrial, Heartbeat, lease expiry, retries up to max_attempts).
+  void CreateEnsemble(const v1::CreateEnsembleRequest& request, v1::Ensemble* response,
+                      Done done);
+  absl::Status ListEnsembles(const v1::ListEnsemblesRequest& request,
+                             v1::ListEnsemblesResponse* response);
+  void CompleteEnsemble(const v1::CompleteEnsembleRequest& request, v1::Ensemble* response,
+                        Done done);
+  void FailEnsemble(const v1::FailEnsembleRequest& request, v1::Ensemble* response, Done done);
+
   // ---- Timers: expires leases and long-polls. Called periodically by the server.
   void Tick();
   // Answers every parked long-poll (has_trial=false) so the server can shut down.
@@ -146,6 +156,13 @@ class Scheduler {
     v1::AcquireTrialResponse* response;
     Done done;
     double deadline;
+    bool accepts_ensembles;
+  };
+  struct EnsembleEntry {
+    storage::EnsembleRow row;
+    std::vector<int64_t> members;            // trial ids, best first
+    std::vector<double> member_accuracies;   // once COMPLETED
+    double lease_deadline = 0;               // RUNNING only; not in the db
   };
   using Ops = std::vector<storage::WriteOp>;
 
@@ -168,7 +185,17 @@ class Scheduler {
   // Applies the policy's plan (promotions, prunes, up to max_new new trials) and completes the
   // study when nothing is left.
   void Advance(StudyEntry& study, int max_new, Ops& ops);
-  bool TryLease(int64_t worker_id, v1::AcquireTrialResponse* response, Ops& ops);
+  bool TryLease(int64_t worker_id, bool accepts_ensembles, v1::AcquireTrialResponse* response,
+                Ops& ops);
+  // Leases the oldest PENDING ensemble, if any.
+  bool TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* response, Ops& ops);
+  absl::Status FindEnsembleLease(const v1::Lease& lease, EnsembleEntry** ensemble);
+  void FillEnsemble(const EnsembleEntry& ensemble, v1::Ensemble* out) const;
+  // Re-queues or fails an ensemble whose lease ended badly.
+  void RetryEnsemble(EnsembleEntry& ensemble, const std::string& reason, bool retryable,
+                     Ops& ops);
+  void ExpireEnsembleLeases(double now);
+  absl::Status LoadEnsembles(const std::vector<storage::EnsembleRow>& rows, double now);
   // Hands trials to parked long-polls while there are some.
   void ServeWaiters();
   // Re-queues or fails a trial whose lease ended badly.
@@ -186,6 +213,8 @@ class Scheduler {
   std::map<int64_t, storage::WorkerRow> workers_;                            // guarded by mu_
   std::unordered_map<std::string, storage::CheckpointRow> checkpoints_;      // guarded by mu_
   std::deque<Waiter> waiters_;                                               // guarded by mu_
+  std::map<int64_t, EnsembleEntry> ensembles_;                               // guarded by mu_
+  int64_t next_ensemble_id_ = 1;                                             // guarded by mu_
   int64_t next_study_id_ = 1;                                                // guarded by mu_
   int64_t next_trial_id_ = 1;                                                // guarded by mu_
   int64_t next_worker_id_ = 1;                                               // guarded by mu_

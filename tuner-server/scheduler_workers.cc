@@ -119,7 +119,10 @@ void Scheduler::RegisterWorker(const v1::RegisterWorkerRequest& request,
   Commit({*row}, std::move(done));
 }
 
-bool Scheduler::TryLease(int64_t worker_id, v1::AcquireTrialResponse* response, Ops& ops) {
+bool Scheduler::TryLease(int64_t worker_id, bool accepts_ensembles,
+                         v1::AcquireTrialResponse* response, Ops& ops) {
+  // Ensembles first: they are short and a person is waiting for them.
+  if (accepts_ensembles && TryLeaseEnsemble(worker_id, response, ops)) return true;
   if (studies_.empty()) return false;
   // Round-robin over running studies so one big study does not starve the others.
   auto start = studies_.upper_bound(round_robin_);
@@ -164,7 +167,7 @@ bool Scheduler::TryLease(int64_t worker_id, v1::AcquireTrialResponse* response, 
     response->set_budget_epochs(record.budget_epochs);
     response->set_executions(study.spec.executions_per_trial);
     response->set_seed(TrialSeed(study.spec.seed, number));
-    response->set_save_checkpoint(study.policy->MayPromote(record));
+    response->set_save_checkpoint(study.spec.keep_checkpoints || study.policy->MayPromote(record));
     spdlog::info("study {} trial {}: leased to worker {} (attempt {}, epochs {}..{})",
                  study.row.id, extra.id, worker_id, extra.attempt, response->start_epoch() + 1,
                  record.budget_epochs);
@@ -188,7 +191,7 @@ void Scheduler::AcquireTrial(const v1::AcquireTrialRequest& request,
   }
   worker->second.last_seen_at = Now();
   Ops ops;
-  if (!shut_down_ && TryLease(request.worker_id(), response, ops)) {
+  if (!shut_down_ && TryLease(request.worker_id(), request.accepts_ensembles(), response, ops)) {
     Commit(std::move(ops), std::move(done));
     return;
   }
@@ -199,7 +202,8 @@ void Scheduler::AcquireTrial(const v1::AcquireTrialRequest& request,
     done(absl::OkStatus());
     return;
   }
-  waiters_.push_back(Waiter{request.worker_id(), response, std::move(done), Now() + wait});
+  waiters_.push_back(Waiter{request.worker_id(), response, std::move(done), Now() + wait,
+                            request.accepts_ensembles()});
 }
 
 void Scheduler::ServeWaiters() {
@@ -207,7 +211,7 @@ void Scheduler::ServeWaiters() {
   while (!waiters_.empty()) {
     Waiter& waiter = waiters_.front();
     Ops ops;
-    if (!TryLease(waiter.worker_id, waiter.response, ops)) {
+    if (!TryLease(waiter.worker_id, waiter.accepts_ensembles, waiter.response, ops)) {
       if (!ops.empty()) Commit(std::move(ops), nullptr);
       return;
     }
@@ -246,6 +250,17 @@ absl::Status Scheduler::CheckLease(const v1::Lease& lease) {
 void Scheduler::Heartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatResponse* response,
                           Done done) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (request.lease().ensemble_id() != 0) {
+    EnsembleEntry* ensemble;
+    if (auto s = FindEnsembleLease(request.lease(), &ensemble); !s.ok()) {
+      done(s);
+      return;
+    }
+    ensemble->lease_deadline = Now() + options_.lease_seconds;
+    response->set_deadline(ensemble->lease_deadline);
+    done(absl::OkStatus());
+    return;
+  }
   StudyEntry* study;
   int64_t number;
   if (auto s = FindLease(request.lease(), &study, &number, /*allow_stopped=*/true); !s.ok()) {
@@ -490,6 +505,7 @@ void Scheduler::Tick() {
       }
       Commit(std::move(ops), nullptr);
     }
+    ExpireEnsembleLeases(now);
     while (!waiters_.empty() && waiters_.front().deadline <= now) {
       expired.push_back(std::move(waiters_.front()));
       waiters_.pop_front();

@@ -188,4 +188,16 @@ grpc::ServerWriteReactor<v1::StudyEvent>* StudyServiceImpl::WatchStudy(
   return new WatchReactor(scheduler_, io_, request->study_id(), watch_interval_s_);
 }
 
+grpc::ServerUnaryReactor* StudyServiceImpl::CreateEnsemble(grpc::CallbackServerContext* context,
+                                                           const v1::CreateEnsembleRequest* request,
+                                                           v1::Ensemble* response) {
+  return Forward(context, *auth_, scheduler_, &Scheduler::CreateEnsemble, request, response);
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::ListEnsembles(grpc::CallbackServerContext* context,
+                                                          const v1::ListEnsemblesRequest* request,
+                                                          v1::ListEnsemblesResponse* response) {
+  return Guarded(context, *auth_, [&] { return scheduler_->ListEnsembles(*request, response); });
+}
+
 }  // namespace tuner::server

@@ -41,6 +41,12 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
                                          v1::EnqueueTrialResponse* response) override;
   grpc::ServerWriteReactor<v1::StudyEvent>* WatchStudy(
       grpc::CallbackServerContext* context, const v1::WatchStudyRequest* request) override;
+  grpc::ServerUnaryReactor* CreateEnsemble(grpc::CallbackServerContext* context,
+                                           const v1::CreateEnsembleRequest* request,
+                                           v1::Ensemble* response) override;
+  grpc::ServerUnaryReactor* ListEnsembles(grpc::CallbackServerContext* context,
+                                          const v1::ListEnsemblesRequest* request,
+                                          v1::ListEnsemblesResponse* response) override;
 
  private:
   Scheduler* const scheduler_;

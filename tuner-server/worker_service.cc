@@ -249,4 +249,16 @@ grpc::ServerWriteReactor<v1::CheckpointChunk>* WorkerServiceImpl::DownloadCheckp
   return new DownloadReactor(scheduler_, store_, *request);
 }
 
+grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteEnsemble(
+    grpc::CallbackServerContext* context, const v1::CompleteEnsembleRequest* request,
+    v1::Ensemble* response) {
+  return Forward(context, *auth_, scheduler_, &Scheduler::CompleteEnsemble, request, response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::FailEnsemble(grpc::CallbackServerContext* context,
+                                                          const v1::FailEnsembleRequest* request,
+                                                          v1::Ensemble* response) {
+  return Forward(context, *auth_, scheduler_, &Scheduler::FailEnsemble, request, response);
+}
+
 }  // namespace tuner::server

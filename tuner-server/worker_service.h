@@ -38,6 +38,12 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
       grpc::CallbackServerContext* context, v1::UploadCheckpointResponse* response) override;
   grpc::ServerWriteReactor<v1::CheckpointChunk>* DownloadCheckpoint(
       grpc::CallbackServerContext* context, const v1::DownloadCheckpointRequest* request) override;
+  grpc::ServerUnaryReactor* CompleteEnsemble(grpc::CallbackServerContext* context,
+                                             const v1::CompleteEnsembleRequest* request,
+                                             v1::Ensemble* response) override;
+  grpc::ServerUnaryReactor* FailEnsemble(grpc::CallbackServerContext* context,
+                                         const v1::FailEnsembleRequest* request,
+                                         v1::Ensemble* response) override;
 
  private:
   Scheduler* const scheduler_;
