@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
@@ -63,6 +64,30 @@ struct TrainResult {
   bool stopped = false;                // ended early because the context said stop
 };
 
+// One member of an ensemble job: a finished trial and its checkpoint, downloaded.
+struct EnsembleMemberAssignment {
+  int64_t trial_id = 0;
+  search::Params params;
+  std::string checkpoint_path;         // local file
+};
+
+// A top-k ensemble to evaluate on the dataset's held-out test set.
+struct EnsembleAssignment {
+  int64_t study_id = 0;
+  int64_t ensemble_id = 0;
+  nlohmann::json trainer_config;       // the study's trainer section
+  std::vector<EnsembleMemberAssignment> members;  // best trial first
+  std::string device = "cpu";
+  int threads = 0;
+  std::string cache_dir;
+};
+
+struct EnsembleResult {
+  double test_accuracy = 0;            // argmax of the members' averaged softmax
+  std::vector<double> member_test_accuracies;  // each member alone, same order
+  int64_t test_images = 0;
+};
+
 // Thread-compatible: one Train call at a time per instance.
 // Errors: INVALID_ARGUMENT / NOT_FOUND / FAILED_PRECONDITION mean the trial itself is bad (bad
 // config, missing dataset, bad weights, NaN loss) and is failed without retry; any other code
@@ -72,6 +97,13 @@ class Trainer {
   virtual ~Trainer() = default;
   virtual absl::StatusOr<TrainResult> Train(const TrialAssignment& assignment,
                                             TrialContext& context) = 0;
+  // Evaluates the members' averaged softmax on the test set. Same error contract as Train.
+  // Trainers without real models (the synthetic one) refuse.
+  virtual absl::StatusOr<EnsembleResult> EvaluateEnsemble(const EnsembleAssignment& assignment) {
+    (void)assignment;
+    return absl::FailedPreconditionError(
+        "this trainer has no models to evaluate; ensembles need trainer.kind torch");
+  }
 };
 
 }  // namespace tuner::worker

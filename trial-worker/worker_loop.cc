@@ -138,6 +138,7 @@ absl::Status WorkerLoop::Run(const std::atomic<bool>& stop_flag) {
     v1::AcquireTrialRequest request;
     request.set_worker_id(worker_id_);
     request.set_wait_seconds(wait);
+    request.set_accepts_ensembles(true);
     v1::AcquireTrialResponse response;
     const grpc::Status status = rpc_->CallOnce(
         [&](grpc::ClientContext* context, std::function<void(grpc::Status)> done) {
@@ -147,6 +148,11 @@ absl::Status WorkerLoop::Run(const std::atomic<bool>& stop_flag) {
     if (stop_flag.load()) break;
     if (status.ok()) {
       backoff.Reset();
+      if (response.has_ensemble_job()) {
+        RunEnsemble(response.ensemble_job(), stop_flag);
+        last_work = Clock::now();
+        continue;
+      }
       if (!response.has_trial()) continue;
       RunTrial(response, stop_flag);
       ++handled;

@@ -63,6 +63,8 @@ struct WorkerStats {
   int trials_completed = 0;            // CompleteTrial acknowledged (pruned ones included)
   int trials_failed = 0;               // FailTrial acknowledged
   int trials_dropped = 0;              // lease lost, study stopped, or the server refused
+  int ensembles_completed = 0;         // CompleteEnsemble acknowledged
+  int ensembles_failed = 0;            // FailEnsemble acknowledged
   int64_t worker_id = 0;
 };
 
@@ -91,6 +93,9 @@ class WorkerLoop {
   absl::Status Register(const std::atomic<bool>& stop_flag, double idle_deadline_seconds);
   // One leased trial, start to end. Never fails the loop: outcomes go to stats_.
   void RunTrial(const v1::AcquireTrialResponse& trial, const std::atomic<bool>& stop_flag);
+  // One leased ensemble job (worker_loop_ensemble.cc): downloads the members' checkpoints,
+  // evaluates them with the trainer and sends CompleteEnsemble or FailEnsemble.
+  void RunEnsemble(const v1::EnsembleJob& job, const std::atomic<bool>& stop_flag);
   absl::StatusOr<Trainer*> TrainerFor(const std::string& kind);
   absl::Status PrepareWorkDir();
 

@@ -5,39 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+#include "trial-worker/lease_proto.h"
 #include "trial-worker/trial_session.h"
 #include "trial-worker/worker_loop.h"
 #include "trial-worker/worker_rpc.h"
 
 namespace tuner::worker {
 namespace {
-
-// Codes that say the trial itself is bad: retrying it elsewhere would fail the same way.
-bool IsRetryable(absl::StatusCode code) {
-  return code != absl::StatusCode::kInvalidArgument && code != absl::StatusCode::kNotFound &&
-         code != absl::StatusCode::kFailedPrecondition;
-}
-
-absl::StatusOr<search::Params> ParamsFromProto(
-    const google::protobuf::Map<std::string, v1::ParamValue>& proto) {
-  search::Params params;
-  for (const auto& [name, value] : proto) {
-    switch (value.kind_case()) {
-      case v1::ParamValue::kIntValue:
-        params[name] = value.int_value();
-        break;
-      case v1::ParamValue::kFloatValue:
-        params[name] = value.float_value();
-        break;
-      case v1::ParamValue::kStringValue:
-        params[name] = value.string_value();
-        break;
-      default:
-        return absl::InvalidArgumentError(absl::StrCat("params.", name, ": has no value"));
-    }
-  }
-  return params;
-}
 
 // Everything but the files: params, trainer section, epochs, seed, objective.
 absl::StatusOr<TrialAssignment> AssignmentFromProto(const v1::AcquireTrialResponse& trial) {
@@ -48,15 +22,9 @@ absl::StatusOr<TrialAssignment> AssignmentFromProto(const v1::AcquireTrialRespon
   absl::StatusOr<search::Params> params = ParamsFromProto(trial.params());
   if (!params.ok()) return params.status();
   a.params = std::move(*params);
-  if (trial.trainer_config_json().empty()) {
-    a.trainer_config = nlohmann::json::object();
-  } else {
-    a.trainer_config = nlohmann::json::parse(trial.trainer_config_json(), nullptr,
-                                             /*allow_exceptions=*/false);
-    if (a.trainer_config.is_discarded() || !a.trainer_config.is_object()) {
-      return absl::InvalidArgumentError("trainer_config_json: must be a JSON object");
-    }
-  }
+  absl::StatusOr<nlohmann::json> config = TrainerConfigFromJson(trial.trainer_config_json());
+  if (!config.ok()) return config.status();
+  a.trainer_config = std::move(*config);
   if (!trial.objective_metric().empty()) a.objective_metric = trial.objective_metric();
   a.maximize = trial.direction() != v1::MINIMIZE;
   a.start_epoch = trial.start_epoch();
@@ -64,15 +32,6 @@ absl::StatusOr<TrialAssignment> AssignmentFromProto(const v1::AcquireTrialRespon
   a.executions = std::max(1, trial.executions());
   a.seed = trial.seed();
   return a;
-}
-
-absl::StatusOr<std::string> TrainerKind(const nlohmann::json& config) {
-  auto it = config.find("kind");
-  if (it == config.end() || it->is_null()) return std::string("synthetic");
-  if (!it->is_string()) {
-    return absl::InvalidArgumentError("trainer.kind: must be a string (synthetic or torch)");
-  }
-  return it->get<std::string>();
 }
 
 }  // namespace

@@ -203,6 +203,14 @@ void Execution::EvalBatch(const torch::Tensor& inputs, const torch::Tensor& labe
   *correct += logits.argmax(1).eq(y).sum().item<int64_t>();
 }
 
+torch::Tensor Execution::Predict(const torch::Tensor& inputs) {
+  torch::NoGradGuard no_grad;
+  at::autocast::set_enabled(amp_);
+  torch::Tensor logits = Forward(inputs.to(device_)).to(torch::kFloat);
+  at::autocast::set_enabled(false);
+  return logits.to(torch::kCPU);
+}
+
 std::vector<torch::Tensor> Execution::TrainableState() {
   std::vector<torch::Tensor> out;
   for (auto& t : head_->parameters()) out.push_back(t);

@@ -47,6 +47,8 @@ class Execution {
   // Adds the batch's summed loss and correct predictions (eval mode, no grad).
   void EvalBatch(const torch::Tensor& inputs, const torch::Tensor& labels, double* loss_sum,
                  int64_t* correct);
+  // The batch's logits, float32 on the CPU (eval mode, no grad).
+  torch::Tensor Predict(const torch::Tensor& inputs);
   // Records epoch `epoch`'s objective and metrics; updates plateau and early stopping. When
   // early stopping ends the execution, restores the best weights (restore_best).
   void EndEpoch(int epoch, double value, const std::map<std::string, double>& metrics);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+#include "trial-worker/torch/ensemble_evaluation.h"
 #include "trial-worker/torch/trial_run.h"
 
 namespace tuner::worker {
@@ -17,6 +18,18 @@ class TorchTrainer final : public Trainer {
     try {
       torchtrainer::TrialRun run(assignment, context);
       return run.Run();
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("torch: ", e.what_without_backtrace()));
+    } catch (const std::bad_alloc&) {
+      return absl::ResourceExhaustedError("torch trainer: out of memory");
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("torch trainer: ", e.what()));
+    }
+  }
+
+  absl::StatusOr<EnsembleResult> EvaluateEnsemble(const EnsembleAssignment& assignment) override {
+    try {
+      return torchtrainer::EvaluateEnsemble(assignment);
     } catch (const c10::Error& e) {
       return absl::InternalError(absl::StrCat("torch: ", e.what_without_backtrace()));
     } catch (const std::bad_alloc&) {

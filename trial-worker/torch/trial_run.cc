@@ -365,6 +365,69 @@ absl::Status TrialRun::WriteCheckpoint(int epoch) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<nlohmann::json> ReadCheckpointMeta(const std::string& path) {
+  if (!std::filesystem::exists(path)) {
+    return absl::NotFoundError(absl::StrCat("checkpoint ", path, " not found"));
+  }
+  nlohmann::json meta;
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    c10::IValue text;
+    archive.read("meta", text);
+    meta = nlohmann::json::parse(text.toStringRef());
+  } catch (const std::exception& e) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("checkpoint ", path, " is not a torch trainer checkpoint: ", e.what()));
+  }
+  if (!meta.is_object() || meta.value("format", "") != kCheckpointFormat) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("checkpoint ", path, " is not in format ", kCheckpointFormat));
+  }
+  return meta;
+}
+
+absl::StatusOr<torch::Tensor> TrialRun::Probabilities(const ImageSet& set,
+                                                      const std::string& split) {
+  if (a_.start_epoch < 1) {
+    return absl::InvalidArgumentError("start_epoch: must name the checkpoint's epoch (>= 1)");
+  }
+  if (absl::Status s = Prepare(); !s.ok()) return s;
+  if (set.size() == 0) return absl::InvalidArgumentError(absl::StrCat(split, " set is empty"));
+  if (set.num_classes != data_.train.num_classes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        split, " set has ", set.num_classes, " classes, the training set ", data_.train.num_classes));
+  }
+  std::vector<torch::Tensor> sums(executions_.size());
+  const auto add = [&](const torch::Tensor& inputs, int64_t start) {
+    for (size_t x = 0; x < executions_.size(); ++x) {
+      torch::Tensor p = torch::softmax(executions_[x]->Predict(inputs), 1);
+      if (!sums[x].defined()) sums[x] = torch::zeros({set.size(), p.size(1)}, torch::kFloat);
+      sums[x].slice(0, start, start + p.size(0)).copy_(p);
+    }
+  };
+  for (auto& execution : executions_) execution->SetTraining(false);
+  if (frozen_) {
+    absl::StatusOr<FeatureSet> features = Features(set, split, -1);
+    if (!features.ok()) return features.status();
+    const int64_t n = features->labels.size(0);
+    for (int64_t start = 0; start < n; start += config_.eval_batch_size) {
+      add(features->features.slice(0, start, std::min(n, start + config_.eval_batch_size)), start);
+    }
+  } else {
+    BatchLoader loader(set, torch::arange(set.size(), torch::kInt64), config_.eval_batch_size,
+                       *transform_, /*augment=*/false, 0);
+    int64_t start = 0;
+    while (std::optional<Batch> batch = loader.Next()) {
+      add(batch->inputs, start);
+      start += batch->labels.size(0);
+    }
+  }
+  torch::Tensor mean = sums[0].clone();
+  for (size_t x = 1; x < sums.size(); ++x) mean += sums[x];
+  return mean / static_cast<double>(sums.size());
+}
+
 absl::Status TrialRun::LoadCheckpoint() {
   const std::string& path = a_.resume_checkpoint_path;
   if (path.empty()) {

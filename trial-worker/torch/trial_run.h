@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "trial-worker/torch/backbone.h"
 #include "trial-worker/torch/batch_loader.h"
 #include "trial-worker/torch/batch_transform.h"
@@ -26,10 +27,19 @@
 namespace tuner::worker::torchtrainer {
 
 // Single use, single thread. May throw c10::Error / std::exception; TorchTrainer catches.
+// The JSON header a checkpoint written by TrialRun carries: format, trial_id, seed, epoch,
+// executions, backbone, frozen. FAILED_PRECONDITION when the file is not such a checkpoint.
+absl::StatusOr<nlohmann::json> ReadCheckpointMeta(const std::string& path);
+
 class TrialRun {
  public:
   TrialRun(const TrialAssignment& assignment, TrialContext& context);
   absl::StatusOr<TrainResult> Run();
+  // Instead of Run: the trial's model as its checkpoint left it (start_epoch > 0 and
+  // resume_checkpoint_path name it), evaluated on `set` without augmentation. Softmax
+  // probabilities [N, classes], float32 on the CPU, averaged over the trial's executions.
+  // `split` names the set in feature cache keys (e.g. "test").
+  absl::StatusOr<torch::Tensor> Probabilities(const ImageSet& set, const std::string& split);
 
  private:
   absl::Status Prepare();
