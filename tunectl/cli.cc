@@ -96,6 +96,22 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
       ->take_all();
   enqueue->add_flag("--json", json, "print the new trial as JSON");
 
+  EnsembleOptions ensemble_options;
+  bool no_wait = false;
+  CLI::App* ensemble = app.add_subcommand(
+      "ensemble", "evaluate the averaged softmax of a study's k best trials on the test set "
+                  "(needs keep_checkpoints: true and a torch trial-worker)");
+  ensemble->add_option("STUDY", study, "study id or name")->required();
+  ensemble->add_option("-k", ensemble_options.k, "how many of the best trials")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  ensemble->add_flag("--no-wait", no_wait, "queue it and return; tunectl best shows the result");
+  ensemble->add_option("--wait-timeout", ensemble_options.wait_timeout_s,
+                       "seconds to wait for the result; 0 waits until it comes")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  ensemble->add_flag("--json", json, "print the ensemble as JSON");
+
   std::string html_path;
   CLI::App* report = app.add_subcommand(
       "report", "write a self-contained HTML report of a study: plots and the trials table");
@@ -142,6 +158,12 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   if (stop->parsed()) return commands.Stop(study, json);
   if (enqueue->parsed()) return commands.Enqueue(study, enqueue_params, json);
   if (report->parsed()) return commands.Report(study, html_path);
+  if (ensemble->parsed()) {
+    ensemble_options.wait = !no_wait;
+    ensemble_options.json = json;
+    ensemble_options.cancel = env.cancel;
+    return commands.Ensemble(study, ensemble_options);
+  }
   WatchOptions watch_options;
   watch_options.once = once;
   watch_options.live = env.out_is_tty && !plain;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "absl/status/statusor.h"
+#include "tunectl/ensemble_view.h"
 #include "tunectl/format.h"
 #include "tunectl/json_view.h"
 #include "tunectl/report.h"
@@ -329,9 +330,13 @@ int Commands::Best(const std::string& study_text, int k, bool json) {
   if (json) {
     Json list = Json::array();
     for (const v1::Trial& trial : trials) list.push_back(TrialJson(trial));
-    out_ << Json{{"study_id", *id}, {"trials", std::move(list)}}.dump(2) << "\n";
+    Json best{{"study_id", *id}, {"trials", std::move(list)}};
+    best["latest_ensemble"] =
+        response.has_latest_ensemble() ? EnsembleJson(response.latest_ensemble()) : Json();
+    out_ << best.dump(2) << "\n";
   } else {
     out_ << BestTrialsText(trials);
+    if (response.has_latest_ensemble()) out_ << EnsembleLine(response.latest_ensemble()) << "\n";
   }
   return kExitOk;
 }
@@ -401,7 +406,18 @@ int Commands::Report(const std::string& study_text, const std::string& html_path
   const grpc::Status status = stub_.ListTrials(context.get(), request, &response);
   if (!status.ok()) return Fail(status);
   const std::vector<v1::Trial> trials(response.trials().begin(), response.trials().end());
-  const absl::Status written = WriteFileAtomically(html_path, StudyReportHtml(*study, trials));
+  v1::ListEnsemblesRequest ensembles_request;
+  ensembles_request.set_study_id(*id);
+  auto ensembles_context = NewContext(true);
+  v1::ListEnsemblesResponse ensembles_response;
+  const grpc::Status listed =
+      stub_.ListEnsembles(ensembles_context.get(), ensembles_request, &ensembles_response);
+  // A server from before ensembles answers UNIMPLEMENTED: the report just has no section.
+  if (!listed.ok() && listed.error_code() != grpc::StatusCode::UNIMPLEMENTED) return Fail(listed);
+  const std::vector<v1::Ensemble> ensembles(ensembles_response.ensembles().begin(),
+                                            ensembles_response.ensembles().end());
+  const absl::Status written =
+      WriteFileAtomically(html_path, StudyReportHtml(*study, trials, ensembles));
   if (!written.ok()) return Fail(std::string(written.message()));
   out_ << "wrote " << html_path << " (study " << *id << " " << Quoted(study->name()) << ", "
        << trials.size() << " trials)\n";

@@ -62,6 +62,15 @@ struct WatchOptions {
   CancelToken* cancel = nullptr; // may be null
 };
 
+struct EnsembleOptions {
+  int k = 5;                     // the k best COMPLETED trials
+  bool wait = true;              // until the ensemble is COMPLETED or FAILED
+  bool json = false;
+  double poll_s = 0.5;           // ListEnsembles interval while waiting
+  double wait_timeout_s = 0;     // give up waiting after this long (exit 1); 0 = no limit
+  CancelToken* cancel = nullptr; // may be null
+};
+
 // Thread-compatible; holds references to the stub and the streams, which must outlive it.
 class Commands {
  public:
@@ -78,6 +87,9 @@ class Commands {
              bool with_intermediate = false);
   int Best(const std::string& study, int k, bool json);
   int Stop(const std::string& study, bool json);
+  // CreateEnsemble, then (options.wait) ListEnsembles until it is COMPLETED (0: prints its test
+  // accuracy and each member's) or FAILED (1: its reason); 130 when cancelled while waiting.
+  int Ensemble(const std::string& study, const EnsembleOptions& options);
   // Makes the study's next trial use the given params, each "NAME=VALUE" (EnqueueTrial); the
   // server reads each value as its param's type. Prints the new trial (or its JSON).
   int Enqueue(const std::string& study, const std::vector<std::string>& params, bool json);

@@ -170,10 +170,12 @@ std::string TrialsTable(const report::ReportData& data) {
 
 }  // namespace
 
-std::string StudyReportHtml(const v1::Study& study, const std::vector<v1::Trial>& trials) {
+std::string StudyReportHtml(const v1::Study& study, const std::vector<v1::Trial>& trials,
+                            const std::vector<v1::Ensemble>& ensembles) {
   report::ReportData data;
   data.study = study;
   data.trials = trials;
+  data.ensembles = ensembles;
   std::stable_sort(data.trials.begin(), data.trials.end(),
                    [](const v1::Trial& a, const v1::Trial& b) { return a.number() < b.number(); });
   if (!study.spec_yaml().empty()) {
@@ -195,6 +197,7 @@ std::string StudyReportHtml(const v1::Study& study, const std::vector<v1::Trial>
   html += report::CurvesSection(data);
   html += report::ParallelSection(data);
   html += report::HyperbandSection(data);
+  html += report::EnsembleSection(data);
   html += TrialsTable(data);
   if (!study.spec_yaml().empty()) {
     html += "<section id=\"spec\"><details><summary>Spec (YAML)</summary><pre>" +

@@ -19,7 +19,9 @@ namespace v1 = ::tuner::v1;
 // study as GetStudy returns it; trials as ListTrials returns them (any order), with their
 // intermediate values for the learning curves. Log axes and the Hyperband schedule come from
 // study.spec_yaml; when it does not parse, the axes are fitted to the trials instead.
-std::string StudyReportHtml(const v1::Study& study, const std::vector<v1::Trial>& trials);
+// ensembles as ListEnsembles returns them: the newest COMPLETED one gets an Ensemble section.
+std::string StudyReportHtml(const v1::Study& study, const std::vector<v1::Trial>& trials,
+                            const std::vector<v1::Ensemble>& ensembles = {});
 
 }  // namespace tuner::tunectl
 

@@ -22,6 +22,7 @@ struct ReportData {
   std::optional<search::StudySpec> spec;  // study.spec_yaml parsed; nullopt when it does not parse
   bool maximize = true;                   // the study's direction
   bool hyperband = false;
+  std::vector<v1::Ensemble> ensembles;    // ListEnsembles, oldest first
 };
 
 // Whether objective a beats b in the study's direction.
@@ -39,6 +40,9 @@ std::string CurvesSection(const ReportData& data);
 std::string ParallelSection(const ReportData& data);
 // Per bracket and rung: configurations planned and reached, epochs each trains to.
 std::string HyperbandSection(const ReportData& data);
+// The newest COMPLETED top-k ensemble: its test accuracy against each member's; empty when
+// the study has none.
+std::string EnsembleSection(const ReportData& data);
 
 }  // namespace tuner::tunectl::report
 

@@ -167,6 +167,86 @@ class FakeStudyService final : public v1::StudyService::Service {
               [](const v1::Trial& a, const v1::Trial& b) { return a.value() > b.value(); });
     const size_t k = std::max(1, request->k());
     for (size_t i = 0; i < std::min(k, completed.size()); ++i) *response->add_trials() = completed[i];
+    for (const v1::Ensemble& e : ensembles_) {
+      if (e.study_id() == request->study_id() && e.state() == v1::ENSEMBLE_COMPLETED) {
+        *response->mutable_latest_ensemble() = e;
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+  // Ensembles: created PENDING from the best COMPLETED trials; the next ListEnsembles finds
+  // them evaluated (test accuracy 0.95, members 0.93, 0.92, ...) or, after
+  // SetEnsembleFailure, FAILED with that reason.
+  void SetEnsembleFailure(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ensemble_failure_ = reason;
+  }
+
+  grpc::Status CreateEnsemble(grpc::ServerContext* context,
+                              const v1::CreateEnsembleRequest* request,
+                              v1::Ensemble* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    if (studies_.count(request->study_id()) == 0) return NotFound(request->study_id());
+    std::vector<v1::Trial> completed;
+    for (const v1::Trial& t : trials_[request->study_id()]) {
+      if (t.state() == v1::COMPLETED) completed.push_back(t);
+    }
+    if (static_cast<size_t>(request->k()) > completed.size()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "k: study " + std::to_string(request->study_id()) + " has " +
+                              std::to_string(completed.size()) +
+                              " COMPLETED trial(s), fewer than k = " +
+                              std::to_string(request->k()));
+    }
+    std::sort(completed.begin(), completed.end(),
+              [](const v1::Trial& a, const v1::Trial& b) { return a.value() > b.value(); });
+    v1::Ensemble e;
+    e.set_ensemble_id(static_cast<int64_t>(ensembles_.size()) + 1);
+    e.set_study_id(request->study_id());
+    e.set_k(request->k());
+    e.set_state(v1::ENSEMBLE_PENDING);
+    for (int i = 0; i < request->k(); ++i) {
+      v1::EnsembleMember* member = e.add_members();
+      member->set_trial_id(completed[i].trial_id());
+      member->set_trial_number(completed[i].number());
+      *member->mutable_params() = completed[i].params();
+      member->set_value(completed[i].value());
+      member->set_checkpoint_id("ckpt" + std::to_string(completed[i].trial_id()));
+    }
+    ensembles_.push_back(e);
+    *response = e;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListEnsembles(grpc::ServerContext* context,
+                             const v1::ListEnsemblesRequest* request,
+                             v1::ListEnsemblesResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    if (studies_.count(request->study_id()) == 0) return NotFound(request->study_id());
+    for (v1::Ensemble& e : ensembles_) {
+      if (e.study_id() != request->study_id()) continue;
+      if (e.state() == v1::ENSEMBLE_PENDING) {
+        e.set_attempt(1);
+        e.set_worker_name("gpu0");
+        if (!ensemble_failure_.empty()) {
+          e.set_state(v1::ENSEMBLE_FAILED);
+          e.set_fail_reason(ensemble_failure_);
+        } else {
+          e.set_state(v1::ENSEMBLE_COMPLETED);
+          e.set_has_test_accuracy(true);
+          e.set_test_accuracy(0.95);
+          e.set_test_images(10000);
+          for (int i = 0; i < e.members_size(); ++i) {
+            e.mutable_members(i)->set_has_test_accuracy(true);
+            e.mutable_members(i)->set_test_accuracy(0.93 - 0.01 * i);
+          }
+        }
+      }
+      *response->add_ensembles() = e;
+    }
     return grpc::Status::OK;
   }
 
@@ -276,6 +356,8 @@ class FakeStudyService final : public v1::StudyService::Service {
   std::string last_spec_;                                // guarded by mu_
   v1::EnqueueTrialRequest last_enqueue_;                 // guarded by mu_
   std::map<std::string, std::string> last_metadata_;     // guarded by mu_
+  std::vector<v1::Ensemble> ensembles_;                  // guarded by mu_
+  std::string ensemble_failure_;                         // guarded by mu_
 };
 
 // Serves a FakeStudyService on 127.0.0.1 with a port the OS picks.
