@@ -98,6 +98,49 @@ TEST(TorchEnsemble, AveragedSoftmaxOfTheMembersIsScoredOnTheTestSet) {
   }
 }
 
+TEST(TorchEnsemble, FrozenBackboneMembersWithTwoExecutionsAverageBothThroughTheFeatureCache) {
+  testing::TempDir dir;
+  testing::WriteTinyCifar10(dir.path(), 24, 20);
+  EnsembleAssignment ensemble;
+  ensemble.threads = 2;
+  ensemble.cache_dir = dir.File("cache");
+  std::vector<TrialAssignment> trials;
+  for (int i = 0; i < 2; ++i) {
+    TrialAssignment a = testing::TinyAssignment(dir.path(), 1);
+    a.trainer_config["backbone"] = {{"name", "lenet5"}, {"freeze", true}};
+    a.trial_id = 20 + i;
+    a.seed = 200 + i;
+    a.executions = 2;
+    a.cache_dir = ensemble.cache_dir;
+    a.checkpoint_out_path = dir.File("frozen" + std::to_string(i) + ".ckpt");
+    testing::RecordingContext context;
+    absl::StatusOr<TrainResult> trained = MakeTorchTrainer()->Train(a, context);
+    ASSERT_TRUE(trained.ok()) << trained.status();
+    ensemble.trainer_config = a.trainer_config;
+    ensemble.members.push_back({a.trial_id, a.params, a.checkpoint_out_path});
+    trials.push_back(a);
+  }
+  absl::StatusOr<EnsembleResult> result = MakeTorchTrainer()->EvaluateEnsemble(ensemble);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->test_images, 20);
+
+  torchtrainer::DatasetConfig data;
+  data.name = "cifar10";
+  data.path = dir.path();
+  absl::StatusOr<torchtrainer::ImageSet> test = torchtrainer::LoadImageSet(data, true);
+  ASSERT_TRUE(test.ok()) << test.status();
+  torch::Tensor sum;
+  for (int i = 0; i < 2; ++i) {
+    TrialAssignment uncached = trials[i];
+    uncached.cache_dir.clear();  // features computed again: the cache must not change them
+    torch::Tensor p = MemberProbabilities(uncached, trials[i].checkpoint_out_path, *test, "test");
+    ASSERT_TRUE(p.defined());
+    EXPECT_DOUBLE_EQ(result->member_test_accuracies[i], Accuracy(p, test->labels));
+    sum = sum.defined() ? sum + p : p;
+  }
+  EXPECT_DOUBLE_EQ(result->test_accuracy, Accuracy(sum / 2.0, test->labels));
+}
+
 TEST(TorchEnsemble, AMissingOrForeignCheckpointIsRefusedNamingTheTrial) {
   testing::TempDir dir;
   testing::WriteTinyCifar10(dir.path(), 8, 4);
