@@ -12,7 +12,9 @@ namespace {
 
 using svg::Escape;
 
-std::string NumCell(const std::string& text) { return "<td class=\"num\">" + Escape(text) + "</td>"; }
+std::string NumCell(const std::string& text) {
+  return "<td class=\"num\">" + Escape(text) + "</td>";
+}
 
 }  // namespace
 

@@ -116,7 +116,9 @@ void Scheduler::CreateEnsemble(const v1::CreateEnsembleRequest& request, v1::Ens
       return;
     }
     size_t of_study = 0;
-    for (const auto& [id, ensemble] : ensembles_) of_study += ensemble.row.study_id == study->row.id;
+    for (const auto& [id, ensemble] : ensembles_) {
+      of_study += ensemble.row.study_id == study->row.id;
+    }
     if (of_study >= kMaxEnsemblesPerStudy) {
       done(absl::ResourceExhaustedError(absl::StrCat(
           "study ", study->row.id, " already has ", of_study, " ensembles (the limit)")));
@@ -166,7 +168,9 @@ absl::Status Scheduler::ListEnsembles(const v1::ListEnsemblesRequest& request,
     return absl::NotFoundError(absl::StrCat("study ", request.study_id(), " not found"));
   }
   for (const auto& [id, ensemble] : ensembles_) {
-    if (ensemble.row.study_id == request.study_id()) FillEnsemble(ensemble, response->add_ensembles());
+    if (ensemble.row.study_id == request.study_id()) {
+      FillEnsemble(ensemble, response->add_ensembles());
+    }
   }
   return absl::OkStatus();
 }
@@ -205,7 +209,9 @@ bool Scheduler::TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* re
 }
 
 absl::Status Scheduler::FindEnsembleLease(const v1::Lease& lease, EnsembleEntry** ensemble) {
-  if (lease.ensemble_id() <= 0) return absl::InvalidArgumentError("lease.ensemble_id: must be > 0");
+  if (lease.ensemble_id() <= 0) {
+    return absl::InvalidArgumentError("lease.ensemble_id: must be > 0");
+  }
   if (lease.attempt() <= 0) return absl::InvalidArgumentError("lease.attempt: must be > 0");
   auto it = ensembles_.find(lease.ensemble_id());
   if (it == ensembles_.end()) {

@@ -395,8 +395,9 @@ absl::StatusOr<torch::Tensor> TrialRun::Probabilities(const ImageSet& set,
   if (absl::Status s = Prepare(); !s.ok()) return s;
   if (set.size() == 0) return absl::InvalidArgumentError(absl::StrCat(split, " set is empty"));
   if (set.num_classes != data_.train.num_classes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        split, " set has ", set.num_classes, " classes, the training set ", data_.train.num_classes));
+    return absl::FailedPreconditionError(absl::StrCat(split, " set has ", set.num_classes,
+                                                      " classes, the training set ",
+                                                      data_.train.num_classes));
   }
   std::vector<torch::Tensor> sums(executions_.size());
   const auto add = [&](const torch::Tensor& inputs, int64_t start) {
