@@ -7,22 +7,13 @@
 #include "gtest/gtest.h"
 #include "tests/server/raw_worker.h"
 #include "tests/server/specs.h"
+#include "tests/server/study_rpc.h"
 #include "tests/testing/test_server.h"
 
 namespace tuner::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-int64_t Create(TestServer& server, const std::string& spec) {
-  v1::CreateStudyRequest request;
-  request.set_spec_yaml(spec);
-  v1::CreateStudyResponse response;
-  grpc::ClientContext context;
-  grpc::Status status = server.studies().CreateStudy(&context, request, &response);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return response.study_id();
-}
 
 // units=512, dropout=0.4, optimizer=rmsprop, learning_rate=0.002, as a CLI sends them: text.
 v1::EnqueueTrialRequest Request(int64_t study_id) {
@@ -50,7 +41,7 @@ void ExpectEnqueuedParams(const google::protobuf::Map<std::string, v1::ParamValu
 
 TEST(EnqueueTrial, TheNextTrialLeasedHasTheEnqueuedParams) {
   TestServer server;
-  const int64_t id = Create(server, RandomSpec(3, 1));
+  const int64_t id = CreateStudy(server, RandomSpec(3, 1));
   RawWorker worker(&server.workers(), "w");
   v1::AcquireTrialResponse first;
   ASSERT_TRUE(worker.Acquire(&first).ok());
@@ -73,7 +64,7 @@ TEST(EnqueueTrial, TheNextTrialLeasedHasTheEnqueuedParams) {
 
 TEST(EnqueueTrial, BadParamsAreInvalidArgumentNamingTheParam) {
   TestServer server;
-  const int64_t id = Create(server, RandomSpec(3, 1));
+  const int64_t id = CreateStudy(server, RandomSpec(3, 1));
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"units", "one of 128, 256, 512"},
       {"dropout", "a number in [0.2, 0.5] on the grid min + k * 0.1"},
@@ -113,13 +104,13 @@ TEST(EnqueueTrial, BadParamsAreInvalidArgumentNamingTheParam) {
 TEST(EnqueueTrial, FullStoppedGridAndHyperbandStudiesRefuseWithFailedPrecondition) {
   TestServer server;
   v1::EnqueueTrialResponse response;
-  const int64_t full = Create(server, RandomSpec(1, 1));
+  const int64_t full = CreateStudy(server, RandomSpec(1, 1));
   ASSERT_TRUE(Enqueue(server, Request(full), &response).ok());
   grpc::Status status = Enqueue(server, Request(full), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("max_trials"));
 
-  const int64_t stopped = Create(server, RandomSpec(5, 1));
+  const int64_t stopped = CreateStudy(server, RandomSpec(5, 1));
   {
     v1::StopStudyRequest stop;
     stop.set_study_id(stopped);
@@ -131,19 +122,19 @@ TEST(EnqueueTrial, FullStoppedGridAndHyperbandStudiesRefuseWithFailedPreconditio
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("STUDY_STOPPED"));
 
-  const int64_t grid = Create(server, GridSpec());
+  const int64_t grid = CreateStudy(server, GridSpec());
   v1::EnqueueTrialRequest request = Request(grid);
   request.mutable_params()->erase("learning_rate");
   status = Enqueue(server, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("enqueue works with random and asha studies"));
-  status = Enqueue(server, Request(Create(server, HyperbandSpec(9))), &response);
+  status = Enqueue(server, Request(CreateStudy(server, HyperbandSpec(9))), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST(EnqueueTrial, AnEnqueuedAshaTrialStartsAtRungZero) {
   TestServer server;
-  const int64_t id = Create(server, AshaSpec(4));
+  const int64_t id = CreateStudy(server, AshaSpec(4));
   v1::EnqueueTrialResponse response;
   grpc::Status status = Enqueue(server, Request(id), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -159,7 +150,7 @@ TEST(EnqueueTrial, AnEnqueuedAshaTrialStartsAtRungZero) {
 
 TEST(EnqueueTrial, AnEnqueuedTrialSurvivesARestartAndTheStudyFinishes) {
   TestServer server;
-  const int64_t id = Create(server, RandomSpec(3, 1));
+  const int64_t id = CreateStudy(server, RandomSpec(3, 1));
   v1::EnqueueTrialResponse response;
   ASSERT_TRUE(Enqueue(server, Request(id), &response).ok());
   server.Restart();

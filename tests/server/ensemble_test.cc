@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/raw_worker.h"
+#include "tests/server/study_rpc.h"
 #include "tests/testing/test_server.h"
 
 namespace tuner::testing {
@@ -20,16 +21,6 @@ std::string TorchSpec(int trials, bool keep_checkpoints, const std::string& kind
          "search_space:\n"
          "  units: {type: int, min: 1, max: 1000}\n"
          "trainer: {kind: " + kind + ", epochs: 1, dataset: {name: cifar10, path: /data}}\n";
-}
-
-int64_t Create(TestServer& server, const std::string& spec) {
-  v1::CreateStudyRequest request;
-  request.set_spec_yaml(spec);
-  v1::CreateStudyResponse response;
-  grpc::ClientContext context;
-  grpc::Status status = server.studies().CreateStudy(&context, request, &response);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return response.study_id();
 }
 
 // Runs every trial: value = units / 1000, so the trial with the most units is the best.
@@ -82,7 +73,7 @@ grpc::Status CompleteEnsemble(TestServer& server, const v1::Lease& lease, double
 
 TEST(Ensemble, KeptCheckpointsAreLeasedAsAJobAndTheResultIsStoredAndShown) {
   TestServer server;
-  const int64_t study = Create(server, TorchSpec(4, /*keep_checkpoints=*/true));
+  const int64_t study = CreateStudy(server, TorchSpec(4, /*keep_checkpoints=*/true));
   RawWorker worker(&server.workers(), "w");
   RunTrials(worker, /*expect_save=*/true);
 
@@ -161,7 +152,7 @@ TEST(Ensemble, CreateEnsembleChecksKTheStudyAndTheCheckpoints) {
   v1::Ensemble out;
   EXPECT_EQ(CreateEnsemble(server, 99, 2, &out).error_code(), grpc::StatusCode::NOT_FOUND);
 
-  const int64_t kept = Create(server, TorchSpec(2, /*keep_checkpoints=*/true));
+  const int64_t kept = CreateStudy(server, TorchSpec(2, /*keep_checkpoints=*/true));
   RawWorker worker(&server.workers(), "w");
   RunTrials(worker, /*expect_save=*/true);
   grpc::Status zero = CreateEnsemble(server, kept, 0, &out);
@@ -173,14 +164,14 @@ TEST(Ensemble, CreateEnsembleChecksKTheStudyAndTheCheckpoints) {
   EXPECT_EQ(too_many.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(too_many.error_message(), HasSubstr("2 COMPLETED trial(s), fewer than k = 3"));
 
-  const int64_t unkept = Create(server, TorchSpec(2, /*keep_checkpoints=*/false));
+  const int64_t unkept = CreateStudy(server, TorchSpec(2, /*keep_checkpoints=*/false));
   RunTrials(worker, /*expect_save=*/false);
   grpc::Status missing = CreateEnsemble(server, unkept, 2, &out);
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(missing.error_message(), HasSubstr("have no checkpoint"));
   EXPECT_THAT(missing.error_message(), HasSubstr("keep_checkpoints: true"));
 
-  const int64_t synthetic = Create(server, TorchSpec(1, true, "synthetic"));
+  const int64_t synthetic = CreateStudy(server, TorchSpec(1, true, "synthetic"));
   RunTrials(worker, /*expect_save=*/true);
   grpc::Status no_models = CreateEnsemble(server, synthetic, 1, &out);
   EXPECT_EQ(no_models.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -205,7 +196,7 @@ TEST(Ensemble, ExpiredJobIsLeasedAgainAndTheLateResultRefused) {
   options.lease_seconds = 0.5;
   options.tick_seconds = 0.05;
   TestServer server(options);
-  const int64_t study = Create(server, TorchSpec(2, /*keep_checkpoints=*/true));
+  const int64_t study = CreateStudy(server, TorchSpec(2, /*keep_checkpoints=*/true));
   RawWorker trainer(&server.workers(), "trainer");
   RunTrials(trainer, /*expect_save=*/true);
   v1::Ensemble created;

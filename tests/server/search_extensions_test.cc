@@ -10,40 +10,13 @@
 #include "gtest/gtest.h"
 #include "tests/server/raw_worker.h"
 #include "tests/server/specs.h"
+#include "tests/server/study_rpc.h"
 #include "tests/testing/test_server.h"
 
 namespace tuner::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-int64_t Create(TestServer& server, const std::string& spec) {
-  v1::CreateStudyRequest request;
-  request.set_spec_yaml(spec);
-  v1::CreateStudyResponse response;
-  grpc::ClientContext context;
-  grpc::Status status = server.studies().CreateStudy(&context, request, &response);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return response.study_id();
-}
-
-v1::Study Study(TestServer& server, int64_t id) {
-  v1::GetStudyRequest request;
-  request.set_study_id(id);
-  v1::Study study;
-  grpc::ClientContext context;
-  EXPECT_TRUE(server.studies().GetStudy(&context, request, &study).ok());
-  return study;
-}
-
-std::vector<v1::Trial> Trials(TestServer& server, int64_t id) {
-  v1::ListTrialsRequest request;
-  request.set_study_id(id);
-  v1::ListTrialsResponse response;
-  grpc::ClientContext context;
-  EXPECT_TRUE(server.studies().ListTrials(&context, request, &response).ok());
-  return {response.trials().begin(), response.trials().end()};
-}
 
 // Better with more units, a learning rate near 1e-3 and more epochs.
 double Curve(const v1::AcquireTrialResponse& trial, int epoch) {
@@ -72,7 +45,7 @@ void Train(RawWorker& worker, const v1::AcquireTrialResponse& trial) {
 
 TEST(ServerAsha, PromotesWithoutWaitingForARungToFillAndEndsWithEveryTrialFinished) {
   TestServer server;
-  const int64_t id = Create(server, AshaSpec(/*max_trials=*/20, /*max_epochs=*/9));
+  const int64_t id = CreateStudy(server, AshaSpec(/*max_trials=*/20, /*max_epochs=*/9));
   RawWorker slow(&server.workers(), "slow");
   RawWorker fast(&server.workers(), "fast");
   // The slow worker takes trial 0 and sits on it while the fast one does everything else.
@@ -95,7 +68,7 @@ TEST(ServerAsha, PromotesWithoutWaitingForARungToFillAndEndsWithEveryTrialFinish
       EXPECT_FALSE(trial.resume_checkpoint_id().empty());
       ++resumed_while_held;
       if (created_at_first_promotion < 0) {
-        created_at_first_promotion = static_cast<int>(Trials(server, id).size());
+        created_at_first_promotion = static_cast<int>(ListTrials(server, id).size());
       }
     }
     Train(fast, trial);
@@ -105,8 +78,8 @@ TEST(ServerAsha, PromotesWithoutWaitingForARungToFillAndEndsWithEveryTrialFinish
   EXPECT_GT(resumed_while_held, 0);
   EXPECT_GT(created_at_first_promotion, 0);
   EXPECT_LT(created_at_first_promotion, 20);
-  EXPECT_EQ(Trials(server, id).size(), 20u);
-  EXPECT_EQ(Study(server, id).state(), v1::STUDY_RUNNING);  // trial 0 still runs
+  EXPECT_EQ(ListTrials(server, id).size(), 20u);
+  EXPECT_EQ(GetStudy(server, id).state(), v1::STUDY_RUNNING);  // trial 0 still runs
 
   // The slow worker finishes at last; whatever that enables runs, and the study ends.
   Train(slow, held);
@@ -118,7 +91,7 @@ TEST(ServerAsha, PromotesWithoutWaitingForARungToFillAndEndsWithEveryTrialFinish
       Train(*worker, trial);
     }
   }
-  v1::Study study = Study(server, id);
+  v1::Study study = GetStudy(server, id);
   EXPECT_EQ(study.state(), v1::STUDY_COMPLETED);
   EXPECT_EQ(study.algorithm(), "asha");
   ASSERT_EQ(study.brackets_size(), 1);
@@ -126,7 +99,7 @@ TEST(ServerAsha, PromotesWithoutWaitingForARungToFillAndEndsWithEveryTrialFinish
   EXPECT_EQ(study.brackets(0).trials(), 20);
   EXPECT_EQ(study.brackets(0).finished(), 20);
   std::map<int, int> by_budget;
-  for (const v1::Trial& trial : Trials(server, id)) {
+  for (const v1::Trial& trial : ListTrials(server, id)) {
     EXPECT_EQ(trial.state(), trial.budget_epochs() == 9 ? v1::COMPLETED : v1::PRUNED)
         << trial.trial_id();
     EXPECT_TRUE(trial.has_value());
@@ -140,7 +113,7 @@ TEST(ServerAsha, PromotesWithoutWaitingForARungToFillAndEndsWithEveryTrialFinish
 
 TEST(ServerMedianPruner, AClearlyBadTrialIsToldToStopAndEndsPruned) {
   TestServer server;
-  const int64_t id = Create(server, MedianPrunedSpec(/*max_trials=*/6, /*epochs=*/4,
+  const int64_t id = CreateStudy(server, MedianPrunedSpec(/*max_trials=*/6, /*epochs=*/4,
                                                      /*startup=*/3));
   RawWorker worker(&server.workers(), "w");
   for (int i = 0; i < 3; ++i) {  // the startup trials complete whatever they report
@@ -182,7 +155,7 @@ TEST(ServerMedianPruner, AClearlyBadTrialIsToldToStopAndEndsPruned) {
   ASSERT_TRUE(worker.Fail(lost.lease(), "worker shut down", true, &failed).ok());
   EXPECT_EQ(failed.state(), v1::PRUNED);
 
-  std::vector<v1::Trial> trials = Trials(server, id);
+  std::vector<v1::Trial> trials = ListTrials(server, id);
   ASSERT_EQ(trials.size(), 6u);
   EXPECT_EQ(trials[3].state(), v1::PRUNED);
   EXPECT_TRUE(trials[3].has_value());
@@ -191,7 +164,7 @@ TEST(ServerMedianPruner, AClearlyBadTrialIsToldToStopAndEndsPruned) {
   EXPECT_EQ(trials[4].state(), v1::COMPLETED);
   EXPECT_EQ(trials[5].state(), v1::PRUNED);
   EXPECT_DOUBLE_EQ(trials[5].value(), 0.2);
-  v1::Study study = Study(server, id);
+  v1::Study study = GetStudy(server, id);
   EXPECT_EQ(study.state(), v1::STUDY_COMPLETED);
   EXPECT_EQ(study.trial_counts().at("PRUNED"), 2);
 }
@@ -199,7 +172,7 @@ TEST(ServerMedianPruner, AClearlyBadTrialIsToldToStopAndEndsPruned) {
 TEST(ServerTpeSampler, AStudyWithTpeAndTheMedianPrunerRunsToCompletion) {
   TestServer server;
   const int64_t id =
-      Create(server, MedianPrunedSpec(/*max_trials=*/16, /*epochs=*/3,
+      CreateStudy(server, MedianPrunedSpec(/*max_trials=*/16, /*epochs=*/3,
                                       /*startup=*/2, "{kind: tpe, n_startup_trials: 4}"));
   RawWorker worker(&server.workers(), "w");
   int runs = 0;
@@ -218,9 +191,9 @@ TEST(ServerTpeSampler, AStudyWithTpeAndTheMedianPrunerRunsToCompletion) {
     ASSERT_TRUE(worker.Complete(trial.lease(), Curve(trial, done), done).ok());
   }
   EXPECT_EQ(runs, 16);
-  EXPECT_EQ(Study(server, id).state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(GetStudy(server, id).state(), v1::STUDY_COMPLETED);
   std::set<std::string> distinct;
-  for (const v1::Trial& trial : Trials(server, id)) {
+  for (const v1::Trial& trial : ListTrials(server, id)) {
     EXPECT_TRUE(trial.state() == v1::COMPLETED || trial.state() == v1::PRUNED);
     distinct.insert(std::to_string(trial.params().at("units").int_value()) + "/" +
                     std::to_string(trial.params().at("learning_rate").float_value()));

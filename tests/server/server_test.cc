@@ -10,41 +10,13 @@
 #include "gtest/gtest.h"
 #include "tests/server/raw_worker.h"
 #include "tests/server/specs.h"
+#include "tests/server/study_rpc.h"
 #include "tests/testing/test_server.h"
 
 namespace tuner::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-int64_t CreateStudy(TestServer& server, const std::string& spec) {
-  v1::CreateStudyRequest request;
-  request.set_spec_yaml(spec);
-  v1::CreateStudyResponse response;
-  grpc::ClientContext context;
-  grpc::Status status = server.studies().CreateStudy(&context, request, &response);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return response.study_id();
-}
-
-v1::Study GetStudy(TestServer& server, int64_t id) {
-  v1::GetStudyRequest request;
-  request.set_study_id(id);
-  v1::Study study;
-  grpc::ClientContext context;
-  EXPECT_TRUE(server.studies().GetStudy(&context, request, &study).ok());
-  return study;
-}
-
-std::vector<v1::Trial> ListTrials(TestServer& server, int64_t id, bool with_values = false) {
-  v1::ListTrialsRequest request;
-  request.set_study_id(id);
-  request.set_with_intermediate_values(with_values);
-  v1::ListTrialsResponse response;
-  grpc::ClientContext context;
-  EXPECT_TRUE(server.studies().ListTrials(&context, request, &response).ok());
-  return {response.trials().begin(), response.trials().end()};
-}
 
 // A deterministic objective of the params, so tests know which trial should win.
 double Objective(const v1::AcquireTrialResponse& trial, int epoch) {
