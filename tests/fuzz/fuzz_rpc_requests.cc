@@ -1,5 +1,5 @@
 // fuzz_rpc_requests: request validation and the state machine of every RPC. The first byte
-// picks the RPC (low nibble, modulo the count) and whether the lease clock then jumps past
+// picks the RPC (low 5 bits, modulo the count) and whether the lease clock then jumps past
 // every deadline (bit 7: Tick() after the call); the rest is parsed as that RPC's request proto
 // (inputs that do not parse are skipped). Each input gets a fresh Scheduler over in-memory
 // SQLite holding one study (fixed spec), one registered worker (id 1) and one leased trial
@@ -255,11 +255,50 @@ bool RunOne(Fixture& f, int rpc, const uint8_t* data, size_t size) {
       (void)s.FindCheckpoint(request.checkpoint_id(), request.worker_id());
       return true;
     }
+    case 15: {
+      v1::EnqueueTrialRequest request;
+      if (!Parse(data, size, &request)) return false;
+      v1::EnqueueTrialResponse response;
+      s.EnqueueTrial(request, &response, f.tracker.Make());
+      Flush(f);
+      return true;
+    }
+    case 16: {
+      v1::CreateEnsembleRequest request;
+      if (!Parse(data, size, &request)) return false;
+      v1::Ensemble response;
+      s.CreateEnsemble(request, &response, f.tracker.Make());
+      Flush(f);
+      return true;
+    }
+    case 17: {
+      v1::ListEnsemblesRequest request;
+      if (!Parse(data, size, &request)) return false;
+      v1::ListEnsemblesResponse response;
+      (void)s.ListEnsembles(request, &response);
+      return true;
+    }
+    case 18: {
+      v1::CompleteEnsembleRequest request;
+      if (!Parse(data, size, &request)) return false;
+      v1::Ensemble response;
+      s.CompleteEnsemble(request, &response, f.tracker.Make());
+      Flush(f);
+      return true;
+    }
+    case 19: {
+      v1::FailEnsembleRequest request;
+      if (!Parse(data, size, &request)) return false;
+      v1::Ensemble response;
+      s.FailEnsemble(request, &response, f.tracker.Make());
+      Flush(f);
+      return true;
+    }
   }
   return false;
 }
 
-constexpr int kRpcs = 15;
+constexpr int kRpcs = 20;
 
 }  // namespace
 
@@ -271,7 +310,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const int rpc = (data[0] & 0x0f) % kRpcs;
+  const int rpc = (data[0] & 0x1f) % kRpcs;
   const bool expire = (data[0] & 0x80) != 0;
   std::unique_ptr<Fixture> f = MakeFixture();
   const bool parsed = RunOne(*f, rpc, data + 1, size - 1);

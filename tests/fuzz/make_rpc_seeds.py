@@ -19,7 +19,8 @@ OUT = os.path.join(HERE, "corpus", "fuzz_rpc_requests")
 RPC = {"CreateStudy": 0, "GetStudy": 1, "ListStudies": 2, "ListTrials": 3, "GetBestTrials": 4,
        "StopStudy": 5, "WatchStudy": 6, "RegisterWorker": 7, "AcquireTrial": 8, "Heartbeat": 9,
        "ReportIntermediate": 10, "CompleteTrial": 11, "FailTrial": 12, "UploadCheckpoint": 13,
-       "DownloadCheckpoint": 14}
+       "DownloadCheckpoint": 14, "EnqueueTrial": 15, "CreateEnsemble": 16, "ListEnsembles": 17,
+       "CompleteEnsemble": 18, "FailEnsemble": 19}
 
 
 def main():
@@ -79,6 +80,21 @@ def write_seeds(out):
             worker_id=1, checkpoint_id="0123456789abcdef0123456789abcdef")),
         "download-escape": ("DownloadCheckpoint", pb.DownloadCheckpointRequest(
             worker_id=1, checkpoint_id="../../../../etc/passwd")),
+        "enqueue": ("EnqueueTrial", pb.EnqueueTrialRequest(study_id=1, params={
+            "units": pb.ParamValue(string_value="256"),
+            "dropout": pb.ParamValue(float_value=0.3),
+            "optimizer": pb.ParamValue(string_value="adam"),
+            "learning_rate": pb.ParamValue(float_value=1e-3)})),
+        "enqueue-bad": ("EnqueueTrial", pb.EnqueueTrialRequest(study_id=1, params={
+            "units": pb.ParamValue(float_value=math.nan), "nope": pb.ParamValue(int_value=1)})),
+        "ensemble": ("CreateEnsemble", pb.CreateEnsembleRequest(study_id=1, k=2)),
+        "ensemble-k0": ("CreateEnsemble", pb.CreateEnsembleRequest(study_id=1, k=0)),
+        "list-ensembles": ("ListEnsembles", pb.ListEnsemblesRequest(study_id=1)),
+        "complete-ensemble": ("CompleteEnsemble", pb.CompleteEnsembleRequest(
+            lease=pb.Lease(ensemble_id=1, attempt=1), test_accuracy=0.8,
+            member_test_accuracies=[0.7, math.nan], test_images=100)),
+        "fail-ensemble": ("FailEnsemble", pb.FailEnsembleRequest(
+            lease=pb.Lease(ensemble_id=1, attempt=1), reason="oom", retryable=True)),
     }
     os.makedirs(OUT, exist_ok=True)
     for name, (rpc, message) in seeds.items():
