@@ -7,27 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 SERVER_BIN="$1" WORKER_BIN="$2" TUNECTL="$3"
 
-mkdir -p "$WORK/cifar"
-python3 - "$WORK/cifar" <<'PY'
-import random, sys
-rng = random.Random(1)
-def image(label):
-    out = bytearray([label])
-    for c in range(3):
-        level = 40 + (label * (c + 3) * 37) % 180
-        for y in range(32):
-            for x in range(32):
-                v = level + (30 if ((y // 4) % 2 == 0 if label % 2 == 0 else (x // 4) % 2 == 0) else 0)
-                out.append(max(0, min(255, v + rng.randint(-20, 20))))
-    return out
-def write(name, n):
-    with open(f"{sys.argv[1]}/{name}", "wb") as f:
-        for _ in range(n):
-            f.write(image(rng.randrange(10)))
-for b in range(1, 6):
-    write(f"data_batch_{b}.bin", 24)
-write("test_batch.bin", 40)
-PY
+make_tiny_cifar10 "$WORK/cifar"
 
 start_server "$SERVER_BIN"
 start_workers "$WORKER_BIN" 1 --device cpu --threads 2

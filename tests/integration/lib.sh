@@ -55,3 +55,29 @@ wait_study() {
   done
   fail "study $study still running after ${timeout}s"
 }
+
+# make_tiny_cifar10 DIR: a tiny CIFAR-10 in the official binary format (5 x 24 training images,
+# 40 test images) with learnable colour / stripe patterns per label.
+make_tiny_cifar10() {
+  mkdir -p "$1"
+  python3 - "$1" <<'PY'
+import random, sys
+rng = random.Random(1)
+def image(label):
+    out = bytearray([label])
+    for c in range(3):
+        level = 40 + (label * (c + 3) * 37) % 180
+        for y in range(32):
+            for x in range(32):
+                v = level + (30 if ((y // 4) % 2 == 0 if label % 2 == 0 else (x // 4) % 2 == 0) else 0)
+                out.append(max(0, min(255, v + rng.randint(-20, 20))))
+    return out
+def write(name, n):
+    with open(f"{sys.argv[1]}/{name}", "wb") as f:
+        for _ in range(n):
+            f.write(image(rng.randrange(10)))
+for b in range(1, 6):
+    write(f"data_batch_{b}.bin", 24)
+write("test_batch.bin", 40)
+PY
+}
