@@ -14,33 +14,14 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/tunectl/fake_study_service.h"
+#include "tests/tunectl/run_cli.h"
 #include "tunectl/cli.h"
 #include "tunectl/commands.h"
 
 namespace tuner::tunectl {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Result RunCli(std::vector<std::string> args) {
-  std::ostringstream out;
-  std::ostringstream err;
-  args.insert(args.begin(), "tunectl");
-  std::vector<const char*> argv;
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  CliEnvironment env;
-  env.out = &out;
-  env.err = &err;
-  Result result;
-  result.code = RunTunectl(static_cast<int>(argv.size()), argv.data(), env);
-  result.out = out.str();
-  result.err = err.str();
-  return result;
-}
+using Result = CliResult;
 
 // A port nothing listens on: bound by the OS, then closed.
 int ClosedPort() {
@@ -70,10 +51,7 @@ ClientOptions Options(const std::string& server) {
 
 class TunectlTest : public ::testing::Test {
  protected:
-  Result Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--server", server_.address()});
-    return RunCli(std::move(args));
-  }
+  Result Run(std::vector<std::string> args) { return RunCliAgainst(server_.address(), args); }
   testing::FakeServer server_;
 };
 

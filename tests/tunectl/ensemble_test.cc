@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/tunectl/fake_study_service.h"
+#include "tests/tunectl/run_cli.h"
 #include "tunectl/cli.h"
 #include "tunectl/commands.h"
 #include "tunectl/ensemble_view.h"
@@ -16,29 +17,11 @@
 namespace tuner::tunectl {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = CliResult;
 
 class TunectlEnsembleTest : public ::testing::Test {
  protected:
-  Result Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"tunectl", "--server", server_.address()});
-    std::vector<const char*> argv;
-    for (const std::string& arg : args) argv.push_back(arg.c_str());
-    std::ostringstream out;
-    std::ostringstream err;
-    CliEnvironment env;
-    env.out = &out;
-    env.err = &err;
-    Result result;
-    result.code = RunTunectl(static_cast<int>(argv.size()), argv.data(), env);
-    result.out = out.str();
-    result.err = err.str();
-    return result;
-  }
+  Result Run(std::vector<std::string> args) { return RunCliAgainst(server_.address(), args); }
   testing::FakeServer server_;
 };
 

@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/tunectl/fake_study_service.h"
+#include "tests/tunectl/run_cli.h"
 #include "tunectl/cli.h"
 #include "tunectl/commands.h"
 #include "tunectl/svg.h"
@@ -311,24 +312,9 @@ TEST(Svg, ViridisRunsFromPurpleToYellow) {
 
 class ReportCommandTest : public ::testing::Test {
  protected:
-  struct Result {
-    int code = -1;
-    std::string out, err;
-  };
-  Result Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"tunectl", "--server", server_.address()});
-    std::vector<const char*> argv;
-    for (const std::string& arg : args) argv.push_back(arg.c_str());
-    std::ostringstream out, err;
-    CliEnvironment env;
-    env.out = &out;
-    env.err = &err;
-    Result r;
-    r.code = RunTunectl(static_cast<int>(argv.size()), argv.data(), env);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
-  }
+  using Result = CliResult;
+  Result Run(std::vector<std::string> args) { return RunCliAgainst(server_.address(), args); }
+
   static std::string Read(const std::string& path) {
     std::ifstream in(path);
     std::stringstream text;
