@@ -146,6 +146,7 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   options.server = server;
   options.timeout_s = timeout_s;
   options.metadata = auth->metadata;
+  options.tls = !security.tls_ca.empty();
   std::shared_ptr<grpc::Channel> channel = MakeClientChannel(server, *auth);
   std::unique_ptr<v1::StudyService::Stub> stub = v1::StudyService::NewStub(channel);
   Commands commands(*stub, options, out, err);

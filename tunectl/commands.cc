@@ -136,7 +136,10 @@ int Commands::Fail(const grpc::Status& status) const {
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       return Fail("cannot reach tuner-server at " + options_.server +
-                  " (UNAVAILABLE): is it running? set --server or TUNER_SERVER");
+                  " (UNAVAILABLE): is it running? set --server or TUNER_SERVER" +
+                  (options_.tls ? "; with TLS, also check --tls-ca, and --tls-cert/--tls-key "
+                                  "when the server wants client certificates"
+                                : "; if the server serves TLS, pass --tls-ca"));
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return Fail("tuner-server at " + options_.server + " did not answer within " +
                   Seconds(options_.timeout_s) + " (DEADLINE_EXCEEDED): raise --timeout if it is busy");

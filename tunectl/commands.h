@@ -33,6 +33,7 @@ struct ClientOptions {
   std::string server = "127.0.0.1:50051";  // named in error messages
   double timeout_s = 10;                   // deadline of each unary RPC
   std::map<std::string, std::string> metadata;  // added to every call (authorization)
+  bool tls = false;                        // --tls-ca given: a failed handshake reads UNAVAILABLE
 };
 
 // Lets another thread (tunectl's signal watcher) end a running watch. Thread-safe.

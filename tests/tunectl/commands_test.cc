@@ -302,7 +302,8 @@ TEST(Tunectl, UnreachableServerSaysSoInOneLine) {
     const Result r = RunCli(args);
     EXPECT_EQ(r.code, kExitError);
     EXPECT_EQ(r.err, "error: cannot reach tuner-server at " + address +
-                         " (UNAVAILABLE): is it running? set --server or TUNER_SERVER\n");
+                         " (UNAVAILABLE): is it running? set --server or TUNER_SERVER; if the "
+                         "server serves TLS, pass --tls-ca\n");
   }
 }
 
