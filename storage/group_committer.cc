@@ -96,9 +96,21 @@ void GroupCommitter::Run() {
         }
         return s;
       };
-      if (!retry.empty()) retry_result = apply(retry);
+      // Once a write fails for a transient reason, no newer write goes in before it lands:
+      // re-applying the older one later would overwrite the newer row.
+      absl::Status blocked;
+      if (!retry.empty()) {
+        retry_result = apply(retry);
+        if (Transient(retry_result)) blocked = retry_result;
+      }
       for (size_t i = 0; i < work.size(); ++i) {
-        if (!work[i].ops.empty()) results[i] = apply(work[i].ops);
+        if (work[i].ops.empty()) continue;
+        if (!blocked.ok()) {
+          results[i] = blocked;
+          continue;
+        }
+        results[i] = apply(work[i].ops);
+        if (Transient(results[i])) blocked = results[i];
       }
       absl::Status commit = db_->Commit();
       if (!commit.ok()) {
