@@ -6,8 +6,9 @@
 // RPC answered from it is never lost on kill -9.
 //
 // A batch that fails because the db is locked or the disk is full (UNAVAILABLE,
-// RESOURCE_EXHAUSTED) gets that error, and its writes are also kept and re-applied, before any
-// newer write, at the next transaction (and about once a second while nothing else comes), so
+// RESOURCE_EXHAUSTED) gets that error (and so does every later batch of the same transaction,
+// which is not applied), and its writes are also kept and re-applied, before any newer write,
+// at the next transaction (and about once a second while nothing else comes), so
 // the db catches up with what the server holds in memory once the operator frees the disk or
 // the lock. Rows are whole-row upserts, so re-applying them in order is safe.
 //
