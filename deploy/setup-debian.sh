@@ -20,7 +20,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsqlite3-dev sqlite3 libboost-dev libspdlog-dev libyaml-cpp-dev libcli11-dev
-  nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev
+  nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev libeigen3-dev liblbfgs-dev
   libtorch-dev libopenblas0-pthread
   dataset-fashion-mnist iproute2 openssl
   python3-torchvision python3-optuna python3-grpcio python3-protobuf

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "search/sampler.h"
@@ -168,13 +169,18 @@ Plan AshaPolicy::Next(const std::vector<TrialRecord>& history, int max_new) cons
       plan.promotions.push_back({c.number, c.rung + 1, rungs_[c.bracket][c.rung + 1]});
     } else if (number < max_trials_) {
       if (!observed && sampler_.kind != SamplerKind::kRandom) {
-        observations = BudgetObservations(history);
+        std::set<int> epochs;
+        for (const std::vector<int>& rungs : rungs_) epochs.insert(rungs.begin(), rungs.end());
+        observations = search::BudgetObservations(history, {epochs.begin(), epochs.end()},
+                                                  sampler_.n_startup_trials);
         observed = true;
       }
       std::mt19937_64 rng = TrialRng(seed_, number);
       const int bracket = static_cast<int>(number % brackets());
       plan.new_trials.push_back({SampleWith(sampler_, space_, maximize_, observations, rng),
                                  bracket, 0, rungs_[bracket][0]});
+      // The next sample of this plan sees this one as running (the constant liar).
+      observations.push_back({plan.new_trials.back().params, 0, false, true});
       ++number;
     } else {
       break;
@@ -191,27 +197,6 @@ Plan AshaPolicy::Next(const std::vector<TrialRecord>& history, int max_new) cons
     plan.finished = true;
   }
   return plan;
-}
-
-std::vector<Observation> AshaPolicy::BudgetObservations(
-    const std::vector<TrialRecord>& history) const {
-  // Values are only comparable at the same epochs: learn from the largest rung epoch that
-  // enough trials finished (as BOHB does), or from none while no rung has enough.
-  std::map<int, std::vector<Observation>, std::greater<int>> by_epochs;
-  for (const TrialRecord& trial : history) {
-    if (trial.bracket < 0 || trial.bracket >= brackets()) continue;
-    const std::vector<int>& epochs = rungs_[trial.bracket];
-    for (int k = 0; k < static_cast<int>(epochs.size()) && k <= trial.rung; ++k) {
-      std::vector<Finisher> finished = Finishers({&trial}, k, epochs[k]);
-      if (finished.empty() || !finished[0].value) continue;
-      by_epochs[epochs[k]].push_back({trial.params, *finished[0].value, false});
-    }
-  }
-  const size_t enough = static_cast<size_t>(std::max(1, sampler_.n_startup_trials));
-  for (auto& [epochs, observations] : by_epochs) {
-    if (observations.size() >= enough) return std::move(observations);
-  }
-  return {};
 }
 
 }  // namespace tuner::search

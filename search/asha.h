@@ -29,8 +29,9 @@ std::vector<int> AshaRungEpochs(int min_epochs, int max_epochs, int eta, int s);
 // (a promoted trial that reported none ranks first, as it did when it was promoted).
 // Configuration k goes to bracket k % brackets. When every configuration was started and
 // nothing runs or can be promoted, the PAUSED trials are pruned and the study is finished.
-// With a TPE sampler, new configurations learn from the values at the largest rung epoch that
-// at least n_startup_trials trials finished (BOHB's rule); random until one has.
+// With a TPE or GP sampler (BOHB), new configurations learn from the values at the largest
+// rung epoch that at least n_startup_trials trials finished (BudgetObservations); random until
+// one has.
 // Immutable after Create; safe to call from several threads.
 class AshaPolicy final : public SearchPolicy {
  public:
@@ -51,8 +52,6 @@ class AshaPolicy final : public SearchPolicy {
  private:
   AshaPolicy(const StudySpec& spec, std::vector<std::vector<int>> rungs);
 
-  // What a model-based sampler learns from: see asha.cc.
-  std::vector<Observation> BudgetObservations(const std::vector<TrialRecord>& history) const;
 
   const SearchSpace space_;
   const SamplerSpec sampler_;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 
@@ -75,6 +76,7 @@ absl::StatusOr<std::unique_ptr<HyperbandPolicy>> HyperbandPolicy::Create(const S
 
 HyperbandPolicy::HyperbandPolicy(const StudySpec& spec, std::vector<BracketSchedule> schedule)
     : space_(spec.space),
+      sampler_(spec.sampler),
       seed_(spec.seed),
       maximize_(spec.maximize),
       iterations_(spec.hyperband.iterations),
@@ -140,13 +142,23 @@ Plan HyperbandPolicy::Next(const std::vector<TrialRecord>& history, int max_new)
   int room = std::max(max_new, 0);
   bool all_created = true;
   int64_t number = static_cast<int64_t>(history.size());
+  std::vector<Observation> observations;
+  if (sampler_.kind != SamplerKind::kRandom && room > 0) {
+    std::set<int> epochs;
+    for (const BracketSchedule& shape : schedule_) epochs.insert(shape.epochs.begin(), shape.epochs.end());
+    observations = BudgetObservations(history, {epochs.begin(), epochs.end()},
+                                      sampler_.n_startup_trials);
+  }
   for (int b = 0; b < brackets; ++b) {
     const BracketSchedule& shape = Shape(b);
     const int missing = shape.trials[0] - static_cast<int>(members[b].size());
     const int take = std::clamp(missing, 0, room);
     for (int k = 0; k < take; ++k, ++number) {
       std::mt19937_64 rng = TrialRng(seed_, number);
-      plan.new_trials.push_back({SampleParams(space_, rng), b, 0, shape.epochs[0]});
+      plan.new_trials.push_back(
+          {SampleWith(sampler_, space_, maximize_, observations, rng), b, 0, shape.epochs[0]});
+      // The next sample of this plan sees this one as running (the constant liar).
+      observations.push_back({plan.new_trials.back().params, 0, false, true});
     }
     room -= take;
     all_created = all_created && missing <= take;

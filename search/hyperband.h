@@ -8,6 +8,8 @@
 
 #include "absl/status/statusor.h"
 #include "search/policy.h"
+#include "search/sampler.h"
+#include "search/sampler.h"
 
 namespace tuner::search {
 
@@ -29,7 +31,9 @@ std::vector<BracketSchedule> HyperbandSchedule(int max_epochs, int eta);
 // run side by side: new trials of the next bracket are handed out while a rung waits for its
 // stragglers. A rung is decided once all its trials are done: the top floor(n_i / eta) PAUSED
 // trials with a value (ties: lower number) are promoted as the same trial, the other PAUSED
-// trials are pruned; FAILED ones simply drop out.
+// trials are pruned; FAILED ones simply drop out. With a TPE or GP sampler (BOHB), new
+// configurations learn from the values at the largest rung epoch that at least
+// n_startup_trials trials finished (BudgetObservations); random until one has.
 // Immutable after Create; safe to call from several threads.
 class HyperbandPolicy final : public SearchPolicy {
  public:
@@ -48,6 +52,7 @@ class HyperbandPolicy final : public SearchPolicy {
   const BracketSchedule& Shape(int bracket) const;
 
   const SearchSpace space_;
+  const SamplerSpec sampler_;
   const uint64_t seed_;
   const bool maximize_;
   const int iterations_;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,6 +33,9 @@ struct TrialRecord {
   // Intermediate values: epoch -> mean over the executions that reported that epoch. ASHA
   // reads the values at rungs a trial has left; the median pruner compares epochs.
   std::map<int, double> intermediate;
+  // (execution, epoch) -> the value that execution reported: the median pruner compares an
+  // execution with the same execution of other trials.
+  std::map<std::pair<int, int>, double> execution_values;
 };
 
 // A trial to create. Its number is history.size() + its index in Plan::new_trials.

@@ -42,12 +42,14 @@ Plan RandomSearch::Next(const std::vector<TrialRecord>& history, int max_new) co
   const int64_t end = std::min<int64_t>(max_trials_, first + std::max(max_new, 0));
   std::vector<Observation> observations;
   if (sampler_.kind != SamplerKind::kRandom && first < end) {
-    observations = FinishedObservations(history);
+    observations = SamplerObservations(history);
   }
   for (int64_t number = first; number < end; ++number) {
     std::mt19937_64 rng = TrialRng(seed_, number);
     plan.new_trials.push_back(
         {SampleWith(sampler_, space_, maximize_, observations, rng), -1, 0, epochs_});
+    // The next sample of this plan sees this one as running (the constant liar).
+    observations.push_back({plan.new_trials.back().params, 0, false, true});
   }
   plan.finished = std::max(end, first) >= max_trials_;
   return plan;

@@ -405,61 +405,130 @@ absl::StatusOr<double> ReadFraction(const Fields& fields, const std::string& pre
   return scalar.number;
 }
 
-// `sampler: tpe` is short for `sampler: {kind: tpe}`.
+// A true / false field; `fallback` when absent.
+absl::StatusOr<bool> ReadBool(const Fields& fields, const std::string& prefix,
+                              const std::string& key, bool fallback) {
+  const YAML::Node* node = Find(fields, key);
+  if (node == nullptr) return fallback;
+  const YamlScalar scalar = node->IsScalar() ? ReadScalar(*node) : YamlScalar{};
+  if (scalar.kind != YamlScalar::Kind::kBool) {
+    return Invalid(Join(prefix, key), absl::StrCat("must be true or false", Got(*node)), *node);
+  }
+  return scalar.boolean;
+}
+
+// A number field in (lo, hi]; `fallback` when absent.
+absl::StatusOr<double> ReadPositive(const Fields& fields, const std::string& prefix,
+                                    const std::string& key, double hi, double fallback) {
+  const YAML::Node* node = Find(fields, key);
+  if (node == nullptr) return fallback;
+  const YamlScalar scalar = node->IsScalar() ? ReadScalar(*node) : YamlScalar{};
+  const bool number =
+      scalar.kind == YamlScalar::Kind::kInt || scalar.kind == YamlScalar::Kind::kFloat;
+  if (!number || !(scalar.number > 0) || !(scalar.number <= hi)) {
+    return Invalid(Join(prefix, key),
+                   absl::StrCat("must be a number > 0 and <= ", hi, Got(*node)), *node);
+  }
+  return scalar.number;
+}
+
+// `sampler: tpe` is short for `sampler: {kind: tpe}`. Each kind takes its own fields.
 absl::Status ReadSampler(const YAML::Node* node, StudySpec* spec) {
   if (node == nullptr) return absl::OkStatus();
+  const std::vector<std::string> tpe_fields = {"gamma", "n_ei_candidates", "multivariate",
+                                               "prior_weight", "consider_endpoints"};
+  const std::vector<std::string> gp_fields = {"n_candidates"};
+  const std::vector<std::string> model_fields = {"n_startup_trials", "constant_liar"};
   Fields fields;
   const YAML::Node& where = *node;
   if (node->IsScalar()) {
     fields.emplace("kind", *node);
   } else {
-    absl::StatusOr<Fields> read = ReadFields(
-        *node, "sampler", {"kind", "n_startup_trials", "gamma", "n_ei_candidates"});
+    std::vector<std::string> allowed = {"kind"};
+    for (const auto* list : {&model_fields, &tpe_fields, &gp_fields}) {
+      allowed.insert(allowed.end(), list->begin(), list->end());
+    }
+    absl::StatusOr<Fields> read = ReadFields(*node, "sampler", allowed);
     if (!read.ok()) return read.status();
     fields = *std::move(read);
   }
   absl::StatusOr<std::string> kind =
-      ReadEnum(fields, "sampler", "kind", {"random", "tpe"}, std::nullopt, where);
+      ReadEnum(fields, "sampler", "kind", {"random", "tpe", "gp"}, std::nullopt, where);
   if (!kind.ok()) return kind.status();
-  if (*kind == "random") {
-    for (const char* key : {"n_startup_trials", "gamma", "n_ei_candidates"}) {
+  const auto refuse = [&](const std::vector<std::string>& keys,
+                          const std::string& owner) -> absl::Status {
+    for (const std::string& key : keys) {
       if (const YAML::Node* extra = Find(fields, key)) {
-        return Invalid(Join("sampler", key), "is a tpe field (sampler.kind is random)", *extra);
+        return Invalid(Join("sampler", key),
+                       absl::StrCat("is a ", owner, " field (sampler.kind is ", *kind, ")"),
+                       *extra);
       }
     }
+    return absl::OkStatus();
+  };
+  if (*kind == "random") {
+    if (auto s = refuse(model_fields, "tpe and gp"); !s.ok()) return s;
   }
-  if (spec->algorithm != Algorithm::kRandom && spec->algorithm != Algorithm::kAsha) {
+  if (*kind != "tpe") {
+    if (auto s = refuse(tpe_fields, "tpe"); !s.ok()) return s;
+  }
+  if (*kind != "gp") {
+    if (auto s = refuse(gp_fields, "gp"); !s.ok()) return s;
+  }
+  if (spec->algorithm == Algorithm::kGrid) {
     return Invalid("sampler.kind",
-                   absl::StrCat(*kind, " cannot be combined with algorithm kind ",
-                                AlgorithmName(spec->algorithm),
-                                " (a sampler is allowed with random, asha)"),
+                   absl::StrCat(*kind, " cannot be combined with algorithm kind grid, which "
+                                       "lists every configuration itself (a sampler is allowed "
+                                       "with random, hyperband, asha)"),
                    where);
   }
+  SamplerSpec& out = spec->sampler;
+  out.kind = *kind == "tpe" ? SamplerKind::kTpe
+             : *kind == "gp" ? SamplerKind::kGp
+                             : SamplerKind::kRandom;
   absl::StatusOr<int64_t> startup =
       ReadInt(fields, "sampler", "n_startup_trials", 0, kMaxTrials, 10, where);
   if (!startup.ok()) return startup.status();
-  absl::StatusOr<double> gamma = ReadFraction(fields, "sampler", "gamma", 0.25);
+  absl::StatusOr<bool> liar = ReadBool(fields, "sampler", "constant_liar", true);
+  if (!liar.ok()) return liar.status();
+  absl::StatusOr<double> gamma = ReadFraction(fields, "sampler", "gamma", 0.1);
   if (!gamma.ok()) return gamma.status();
   absl::StatusOr<int64_t> candidates =
       ReadInt(fields, "sampler", "n_ei_candidates", 1, 10000, 24, where);
   if (!candidates.ok()) return candidates.status();
-  spec->sampler.kind = *kind == "tpe" ? SamplerKind::kTpe : SamplerKind::kRandom;
-  spec->sampler.n_startup_trials = static_cast<int>(*startup);
-  spec->sampler.gamma = *gamma;
-  spec->sampler.n_ei_candidates = static_cast<int>(*candidates);
+  absl::StatusOr<bool> multivariate = ReadBool(fields, "sampler", "multivariate", true);
+  if (!multivariate.ok()) return multivariate.status();
+  absl::StatusOr<double> prior_weight = ReadPositive(fields, "sampler", "prior_weight", 1e6, 1.0);
+  if (!prior_weight.ok()) return prior_weight.status();
+  absl::StatusOr<bool> endpoints = ReadBool(fields, "sampler", "consider_endpoints", false);
+  if (!endpoints.ok()) return endpoints.status();
+  absl::StatusOr<int64_t> gp_candidates =
+      ReadInt(fields, "sampler", "n_candidates", 10, 100000, 2000, where);
+  if (!gp_candidates.ok()) return gp_candidates.status();
+  out.n_startup_trials = static_cast<int>(*startup);
+  out.constant_liar = *liar;
+  out.gamma = *gamma;
+  out.n_ei_candidates = static_cast<int>(*candidates);
+  out.multivariate = *multivariate;
+  out.prior_weight = *prior_weight;
+  out.consider_endpoints = *endpoints;
+  out.n_candidates = static_cast<int>(*gp_candidates);
   return absl::OkStatus();
 }
 
 absl::Status ReadPruner(const YAML::Node* node, StudySpec* spec) {
   if (node == nullptr) return absl::OkStatus();
-  absl::StatusOr<Fields> fields =
-      ReadFields(*node, "pruner", {"kind", "n_startup_trials", "n_warmup_epochs"});
+  const std::vector<std::string> median_fields = {"n_startup_trials", "n_warmup_epochs",
+                                                  "interval_epochs"};
+  std::vector<std::string> allowed = {"kind"};
+  allowed.insert(allowed.end(), median_fields.begin(), median_fields.end());
+  absl::StatusOr<Fields> fields = ReadFields(*node, "pruner", allowed);
   if (!fields.ok()) return fields.status();
   absl::StatusOr<std::string> kind =
       ReadEnum(*fields, "pruner", "kind", {"median", "none"}, std::nullopt, *node);
   if (!kind.ok()) return kind.status();
   if (*kind == "none") {
-    for (const char* key : {"n_startup_trials", "n_warmup_epochs"}) {
+    for (const std::string& key : median_fields) {
       if (const YAML::Node* extra = Find(*fields, key)) {
         return Invalid(Join("pruner", key), "is a median field (pruner.kind is none)", *extra);
       }
@@ -478,11 +547,15 @@ absl::Status ReadPruner(const YAML::Node* node, StudySpec* spec) {
       ReadInt(*fields, "pruner", "n_startup_trials", 0, kMaxTrials, 5, *node);
   if (!startup.ok()) return startup.status();
   absl::StatusOr<int64_t> warmup =
-      ReadInt(*fields, "pruner", "n_warmup_epochs", 0, kMaxEpochs, 1, *node);
+      ReadInt(*fields, "pruner", "n_warmup_epochs", 0, kMaxEpochs, 0, *node);
   if (!warmup.ok()) return warmup.status();
+  absl::StatusOr<int64_t> interval =
+      ReadInt(*fields, "pruner", "interval_epochs", 1, kMaxEpochs, 1, *node);
+  if (!interval.ok()) return interval.status();
   spec->pruner.kind = PrunerKind::kMedian;
   spec->pruner.n_startup_trials = static_cast<int>(*startup);
   spec->pruner.n_warmup_epochs = static_cast<int>(*warmup);
+  spec->pruner.interval_epochs = static_cast<int>(*interval);
   return absl::OkStatus();
 }
 
@@ -570,6 +643,18 @@ absl::StatusOr<StudySpec> Read(const YAML::Node& root) {
 }
 
 }  // namespace
+
+const char* SamplerName(SamplerKind kind) {
+  switch (kind) {
+    case SamplerKind::kRandom:
+      return "random";
+    case SamplerKind::kTpe:
+      return "tpe";
+    case SamplerKind::kGp:
+      return "gp";
+  }
+  return "unknown";
+}
 
 const char* AlgorithmName(Algorithm algorithm) {
   switch (algorithm) {

@@ -29,22 +29,33 @@ struct AshaSpec {
   int brackets = 1;     // 1: standard ASHA (early-stopping rate 0)
 };
 
-// How new configurations are chosen (random and asha).
-enum class SamplerKind { kRandom, kTpe };
+// How new configurations are chosen (random, asha, hyperband: for hyperband and asha a model
+// is BOHB, fitted on the largest rung with enough values; see search/sampler.h).
+enum class SamplerKind { kRandom, kTpe, kGp };
+const char* SamplerName(SamplerKind kind);
 struct SamplerSpec {
   SamplerKind kind = SamplerKind::kRandom;
-  // TPE (Bergstra et al., NeurIPS 2011); see search/tpe_sampler.h.
   int n_startup_trials = 10;  // random until this many trials have a value to learn from
-  double gamma = 0.25;        // the best ceil(gamma * n) observations form l(x)
-  int n_ei_candidates = 24;   // candidates drawn from l(x) per param
+  // Pending and running trials enter the model as bad (TPE: in g(x)) or believed (GP: at the
+  // model's mean) observations, so parallel workers do not sample the same region.
+  bool constant_liar = true;
+  // TPE (see search/tpe_sampler.h).
+  double gamma = 0.1;          // l(x): the best min(ceil(gamma * n), 25) observations
+  int n_ei_candidates = 24;    // candidates drawn from l(x)
+  bool multivariate = true;    // one joint kernel per observation (false: param by param)
+  double prior_weight = 1.0;
+  bool consider_endpoints = false;
+  // GP (see search/gp_sampler.h).
+  int n_candidates = 2000;     // random candidates for the acquisition, before local search
 };
 
-// Stopping hopeless trials at ReportIntermediate (random and grid).
+// Stopping hopeless trials at ReportIntermediate (random and grid): Optuna's MedianPruner.
 enum class PrunerKind { kNone, kMedian };
 struct PrunerSpec {
   PrunerKind kind = PrunerKind::kNone;
   int n_startup_trials = 5;   // no pruning before this many trials COMPLETED
-  int n_warmup_epochs = 1;    // no trial is pruned in its first n_warmup_epochs epochs
+  int n_warmup_epochs = 0;    // no trial is pruned at an epoch < n_warmup_epochs
+  int interval_epochs = 1;    // judge at n_warmup_epochs + k * interval_epochs
 };
 
 struct StudySpec {

@@ -135,16 +135,16 @@ void Scheduler::SetState(StudyEntry& study, int64_t number, TrialState state) {
 
 void Scheduler::AddReport(StudyEntry& study, int64_t number, int execution, int epoch,
                           double value) {
-  TrialExtra& extra = study.extra[number];
-  extra.reports[{execution, epoch}] = value;
+  search::TrialRecord& record = study.history[number];
+  record.execution_values[{execution, epoch}] = value;
   double sum = 0;
   int count = 0;
-  for (const auto& [key, reported] : extra.reports) {
+  for (const auto& [key, reported] : record.execution_values) {
     if (key.second != epoch) continue;
     sum += reported;
     ++count;
   }
-  study.history[number].intermediate[epoch] = sum / count;
+  record.intermediate[epoch] = sum / count;
 }
 
 void Scheduler::Touch(StudyEntry& study, int64_t number, Ops& ops) {

@@ -134,8 +134,6 @@ class Scheduler {
     double started_at = 0;
     double finished_at = 0;
     uint64_t version = 0;     // study version of its last change (for WatchStudy)
-    // Intermediate values by (execution, epoch); their per-epoch means are the record's.
-    std::map<std::pair<int, int>, double> reports;
     // The pruner answered stop: the trial ends PRUNED whether it completes or fails. Not in
     // the db: after a restart a trial told to stop before it completes ends COMPLETED.
     bool prune_requested = false;

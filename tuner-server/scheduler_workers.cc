@@ -336,12 +336,13 @@ void Scheduler::ReportIntermediate(const v1::ReportIntermediateRequest& request,
   } else {
     extra.version = ++study->version;
   }
-  // The pruner judges the epoch's mean over the executions reported so far.
-  const search::PruneDecision prune = search::DecidePrune(
-      study->spec.pruner, study->spec.maximize, study->history, number, value.epoch());
+  // The pruner judges the reporting execution against the same execution of other trials.
+  const search::PruneDecision prune =
+      search::DecidePrune(study->spec.pruner, study->spec.maximize, study->history, number,
+                          value.execution(), value.epoch());
   if (prune.prune || extra.prune_requested) {
     if (!extra.prune_requested) {
-      spdlog::info("study {} trial {}: pruned at epoch {}: value {:.6g} is worse than the median "
+      spdlog::info("study {} trial {}: pruned at epoch {}: best value {:.6g} is worse than the median "
                    "{:.6g} of {} completed trials",
                    study->row.id, extra.id, value.epoch(), prune.value, prune.median,
                    prune.references);
@@ -349,7 +350,7 @@ void Scheduler::ReportIntermediate(const v1::ReportIntermediateRequest& request,
     extra.prune_requested = true;
     response->set_stop(true);
     response->set_reason(
-        prune.prune ? absl::StrCat("pruned: value ", prune.value, " at epoch ", value.epoch(),
+        prune.prune ? absl::StrCat("pruned: best value ", prune.value, " by epoch ", value.epoch(),
                                    " is worse than the median ", prune.median, " of ",
                                    prune.references, " completed trials")
                     : "pruned at an earlier epoch");

@@ -281,11 +281,16 @@ TEST(ParseStudySpec, ReadsSamplerAndPruner) {
   StudySpec spec = *ParseStudySpec(Minimal() + "sampler: tpe\npruner: {kind: median}\n");
   EXPECT_EQ(spec.sampler.kind, SamplerKind::kTpe);
   EXPECT_EQ(spec.sampler.n_startup_trials, 10);
-  EXPECT_DOUBLE_EQ(spec.sampler.gamma, 0.25);
+  EXPECT_DOUBLE_EQ(spec.sampler.gamma, 0.1);
   EXPECT_EQ(spec.sampler.n_ei_candidates, 24);
+  EXPECT_TRUE(spec.sampler.multivariate);
+  EXPECT_TRUE(spec.sampler.constant_liar);
+  EXPECT_DOUBLE_EQ(spec.sampler.prior_weight, 1.0);
+  EXPECT_FALSE(spec.sampler.consider_endpoints);
   EXPECT_EQ(spec.pruner.kind, PrunerKind::kMedian);
   EXPECT_EQ(spec.pruner.n_startup_trials, 5);
-  EXPECT_EQ(spec.pruner.n_warmup_epochs, 1);
+  EXPECT_EQ(spec.pruner.n_warmup_epochs, 0);
+  EXPECT_EQ(spec.pruner.interval_epochs, 1);
   spec = *ParseStudySpec(
       Minimal("{kind: asha, max_trials: 5, max_epochs: 9}") +
       "sampler: {kind: tpe, n_startup_trials: 4, gamma: 0.1, n_ei_candidates: 8}\n");
@@ -293,9 +298,22 @@ TEST(ParseStudySpec, ReadsSamplerAndPruner) {
   EXPECT_DOUBLE_EQ(spec.sampler.gamma, 0.1);
   EXPECT_EQ(spec.sampler.n_ei_candidates, 8);
   spec = *ParseStudySpec(Minimal() + "pruner: {kind: median, n_startup_trials: 2, "
-                                     "n_warmup_epochs: 0}\n");
+                                     "n_warmup_epochs: 3, interval_epochs: 2}\n");
   EXPECT_EQ(spec.pruner.n_startup_trials, 2);
-  EXPECT_EQ(spec.pruner.n_warmup_epochs, 0);
+  EXPECT_EQ(spec.pruner.n_warmup_epochs, 3);
+  EXPECT_EQ(spec.pruner.interval_epochs, 2);
+  spec = *ParseStudySpec(Minimal() + "sampler: {kind: tpe, multivariate: false, constant_liar: "
+                                     "false, prior_weight: 2, consider_endpoints: true}\n");
+  EXPECT_FALSE(spec.sampler.multivariate);
+  EXPECT_FALSE(spec.sampler.constant_liar);
+  EXPECT_DOUBLE_EQ(spec.sampler.prior_weight, 2.0);
+  EXPECT_TRUE(spec.sampler.consider_endpoints);
+  spec = *ParseStudySpec(Minimal() + "sampler: {kind: gp, n_startup_trials: 5, n_candidates: 500}\n");
+  EXPECT_EQ(spec.sampler.kind, SamplerKind::kGp);
+  EXPECT_EQ(spec.sampler.n_startup_trials, 5);
+  EXPECT_EQ(spec.sampler.n_candidates, 500);
+  spec = *ParseStudySpec(Minimal("{kind: hyperband, max_epochs: 9}") + "sampler: tpe\n");
+  EXPECT_EQ(spec.sampler.kind, SamplerKind::kTpe);
   spec = *ParseStudySpec(Minimal() + "sampler: {kind: random}\npruner: {kind: none}\n");
   EXPECT_EQ(spec.sampler.kind, SamplerKind::kRandom);
   EXPECT_EQ(spec.pruner.kind, PrunerKind::kNone);
@@ -315,25 +333,40 @@ TEST(ParseStudySpec, RefusesBadAshaSamplerAndPrunerNamingTheField) {
       {Minimal("{kind: asha, max_trials: 5, max_epochs: 9, iterations: 2}"),
        "algorithm: unknown field \"iterations\" (allowed for kind asha: kind, max_trials, "
        "min_epochs, max_epochs, eta, brackets)"},
-      {Minimal() + "sampler: bayes\n", "sampler.kind: must be one of random, tpe (got \"bayes\")"},
+      {Minimal() + "sampler: bayes\n", "sampler.kind: must be one of random, tpe, gp (got \"bayes\")"},
+      {Minimal() + "sampler: {kind: tpe, multivariate: yes please}\n",
+       "sampler.multivariate: must be true or false (got yes please)"},
+      {Minimal() + "sampler: {kind: tpe, prior_weight: 0}\n",
+       "sampler.prior_weight: must be a number > 0 and <= 1e+06 (got 0)"},
+      {Minimal() + "sampler: {kind: tpe, n_candidates: 100}\n",
+       "sampler.n_candidates: is a gp field (sampler.kind is tpe)"},
+      {Minimal() + "sampler: {kind: gp, gamma: 0.2}\n",
+       "sampler.gamma: is a tpe field (sampler.kind is gp)"},
+      {Minimal() + "sampler: {kind: gp, n_candidates: 5}\n",
+       "sampler.n_candidates: must be an integer >= 10 and <= 100000 (got 5)"},
+      {Minimal() + "sampler: {kind: random, constant_liar: true}\n",
+       "sampler.constant_liar: is a tpe and gp field (sampler.kind is random)"},
       {Minimal() + "sampler: {kind: tpe, gamma: 1.5}\n",
        "sampler.gamma: must be a number > 0 and < 1 (got 1.5)"},
       {Minimal() + "sampler: {kind: tpe, n_ei_candidates: 0}\n",
        "sampler.n_ei_candidates: must be an integer >= 1 and <= 10000 (got 0)"},
       {Minimal() + "sampler: {kind: tpe, n_startup: 3}\n",
-       "sampler: unknown field \"n_startup\" (allowed: kind, n_startup_trials, gamma, "
-       "n_ei_candidates)"},
+       "sampler: unknown field \"n_startup\" (allowed: kind, n_startup_trials, constant_liar, "
+       "gamma, n_ei_candidates, multivariate, prior_weight, consider_endpoints, n_candidates)"},
       {Minimal() + "sampler: {kind: random, gamma: 0.5}\n",
        "sampler.gamma: is a tpe field (sampler.kind is random)"},
       {Minimal("{kind: grid}", "{x: {type: choice, values: [1]}}") + "sampler: tpe\n",
-       "sampler.kind: tpe cannot be combined with algorithm kind grid (a sampler is allowed with "
-       "random, asha)"},
+       "sampler.kind: tpe cannot be combined with algorithm kind grid, which lists every "
+       "configuration itself (a sampler is allowed with random, hyperband, asha)"},
       {Minimal() + "pruner: {kind: x}\n", "pruner.kind: must be one of median, none (got \"x\")"},
       {Minimal() + "pruner: median\n", "pruner: must be a mapping of fields"},
       {Minimal() + "pruner: {kind: median, n_warmup_epochs: -1}\n",
        "pruner.n_warmup_epochs: must be an integer >= 0"},
       {Minimal() + "pruner: {kind: median, patience: 3}\n",
-       "pruner: unknown field \"patience\" (allowed: kind, n_startup_trials, n_warmup_epochs)"},
+       "pruner: unknown field \"patience\" (allowed: kind, n_startup_trials, n_warmup_epochs, "
+       "interval_epochs)"},
+      {Minimal() + "pruner: {kind: median, interval_epochs: 0}\n",
+       "pruner.interval_epochs: must be an integer >= 1"},
       {Minimal() + "pruner: {kind: none, n_startup_trials: 3}\n",
        "pruner.n_startup_trials: is a median field (pruner.kind is none)"},
       {Minimal("{kind: asha, max_trials: 5, max_epochs: 9}") + "pruner: {kind: median}\n",
