@@ -23,36 +23,54 @@ using Eigen::VectorXd;
 constexpr double kSqrt5 = 2.2360679774997896964;
 constexpr double kNoiseFloor = 1e-6;
 
-// Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9).
-double NormalQuantile(double p) {
-  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                             -2.759285104469687e+02, 1.383577518672690e+02,
-                             -3.066479806614716e+01, 2.506628277459239e+00};
-  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                             -1.556989798598866e+02, 6.680131188771972e+01,
-                             -1.328068155288572e+01};
-  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                             -2.400758277161838e+00, -2.549732539343734e+00,
-                             4.374664141464968e+00,  2.938163982698783e+00};
-  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                             2.445134137142996e+00, 3.754408661907416e+00};
-  const double low = 0.02425;
-  if (p < low) {
-    const double q = std::sqrt(-2 * std::log(p));
-    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-           ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  }
-  if (p > 1 - low) return -NormalQuantile(1 - p);
-  const double q = p - 0.5, r = q * q;
-  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
 // log(phi(z) + z Phi(z)): EI of a unit normal at z = (best - mean) / sd, stable for z << 0.
 double LogH(double z) {
   if (z > -5) return std::log(std::max(std::exp(NormalLogPdf(z)) + z * NormalCdf(z), 1e-300));
   const double t2 = z * z;
   return NormalLogPdf(z) + std::log(1 / t2 - 3 / (t2 * t2) + 15 / (t2 * t2 * t2));
+}
+
+double YeoJohnson(double y, double lambda) {
+  if (y >= 0) {
+    return std::fabs(lambda) < 1e-9 ? std::log1p(y) : (std::pow(y + 1, lambda) - 1) / lambda;
+  }
+  return std::fabs(lambda - 2) < 1e-9 ? -std::log1p(-y)
+                                      : -(std::pow(1 - y, 2 - lambda) - 1) / (2 - lambda);
+}
+
+// Standardises the values, then the Yeo-Johnson power transform whose lambda (in [-2, 2])
+// makes them most normal by likelihood, then standardises again: heavy tails (Rosenbrock's
+// 1e5 next to 1) no longer flatten the model, and an already normal-looking set stays nearly
+// as it was (lambda near 1).
+VectorXd PowerTransform(const std::vector<double>& values) {
+  const int n = static_cast<int>(values.size());
+  VectorXd z = Eigen::Map<const VectorXd>(values.data(), n);
+  const auto standardise = [n](VectorXd v) {
+    const double mean = v.mean();
+    const double sd = std::sqrt((v.array() - mean).square().sum() / n);
+    return VectorXd((v.array() - mean) / (sd > 1e-12 ? sd : 1.0));
+  };
+  z = standardise(z);
+  double best_lambda = 1, best_ll = -std::numeric_limits<double>::infinity();
+  for (int k = 0; k <= 80; ++k) {
+    const double lambda = -2 + 0.05 * k;
+    VectorXd t(n);
+    double jacobian = 0;
+    for (int i = 0; i < n; ++i) {
+      t[i] = YeoJohnson(z[i], lambda);
+      jacobian += (z[i] >= 0 ? 1 : -1) * std::log1p(std::fabs(z[i]));
+    }
+    const double mean = t.mean();
+    const double var = (t.array() - mean).square().sum() / n;
+    if (!(var > 0) || !std::isfinite(var)) continue;
+    const double ll = -0.5 * n * std::log(var) + (lambda - 1) * jacobian;
+    if (ll > best_ll) {
+      best_ll = ll;
+      best_lambda = lambda;
+    }
+  }
+  for (int i = 0; i < n; ++i) z[i] = YeoJohnson(z[i], best_lambda);
+  return standardise(z);
 }
 
 // Configurations as points of [0, 1]^D.
@@ -379,21 +397,10 @@ Params GpSample(const SearchSpace& space, const SamplerSpec& spec, bool maximize
     x.row(i) = encoder.Encode(finished[i]->params).transpose();
     loss[i] = maximize ? -finished[i]->value : finished[i]->value;
   }
-  // Normal scores of the ranks (ties share their mean rank), then standardised.
-  std::vector<int> order(n);
+  const VectorXd y = PowerTransform(loss);
+  std::vector<int> order(n);  // best first
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return loss[a] < loss[b]; });
-  VectorXd y(n);
-  for (int i = 0; i < n;) {
-    int j = i;
-    while (j + 1 < n && loss[order[j + 1]] == loss[order[i]]) ++j;
-    const double rank = 0.5 * (i + j);
-    for (int k = i; k <= j; ++k) y[order[k]] = NormalQuantile((rank + 0.5) / n);
-    i = j + 1;
-  }
-  const double mean = y.mean();
-  const double sd = std::sqrt((y.array() - mean).square().mean());
-  y = (y.array() - mean) / (sd > 0 ? sd : 1.0);
   const double best = y.minCoeff();
 
   Gp gp(x, y);

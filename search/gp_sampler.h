@@ -20,8 +20,8 @@ namespace tuner::search {
 // in log space, ints and stepped ranges over their cells, so snapping is rounding), a choice
 // of K values is K one-hot coordinates; a param a configuration does not have (a condition)
 // sits at 0.5, or at 0 for every coordinate of a choice. Values are turned into a
-// minimisation, then warped to normal scores of their ranks (Gaussian copula: a few huge
-// values cannot flatten the model). The kernel is Matern-5/2 with one length scale per
+// minimisation, standardised and warped by the Yeo-Johnson power transform that makes them
+// most normal (a few huge values cannot flatten the model). The kernel is Matern-5/2 with one length scale per
 // coordinate (ARD), a signal variance and a noise variance, fitted by maximum marginal
 // likelihood with L-BFGS (log-normal priors keep them sane on few points), from two starts.
 // With spec.constant_liar the PENDING and RUNNING configurations enter the model at its

@@ -123,7 +123,8 @@ void ParzenEstimator::BuildNumeric(Dimension& dim, const std::vector<const Param
   dim.sigmas.assign(n, range);
   if (spec.multivariate) {
     const double k = static_cast<double>(std::max<size_t>(points.size(), 1));
-    const double sigma0 = 0.2 * std::pow(k, -1.0 / (static_cast<double>(group_size) + 4));
+    const double sigma0 =
+        spec.bandwidth * std::pow(k, -1.0 / (static_cast<double>(group_size) + 4));
     std::fill(dim.sigmas.begin(), dim.sigmas.end(), sigma0 * range);
   } else {
     // The larger gap to the sorted neighbours, the prior's point among them and the range's

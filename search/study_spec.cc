@@ -436,7 +436,8 @@ absl::StatusOr<double> ReadPositive(const Fields& fields, const std::string& pre
 absl::Status ReadSampler(const YAML::Node* node, StudySpec* spec) {
   if (node == nullptr) return absl::OkStatus();
   const std::vector<std::string> tpe_fields = {"gamma", "n_ei_candidates", "multivariate",
-                                               "prior_weight", "consider_endpoints"};
+                                               "bandwidth", "prior_weight",
+                                               "consider_endpoints"};
   const std::vector<std::string> gp_fields = {"n_candidates"};
   const std::vector<std::string> model_fields = {"n_startup_trials", "constant_liar"};
   Fields fields;
@@ -491,13 +492,15 @@ absl::Status ReadSampler(const YAML::Node* node, StudySpec* spec) {
   if (!startup.ok()) return startup.status();
   absl::StatusOr<bool> liar = ReadBool(fields, "sampler", "constant_liar", true);
   if (!liar.ok()) return liar.status();
-  absl::StatusOr<double> gamma = ReadFraction(fields, "sampler", "gamma", 0.1);
+  absl::StatusOr<double> gamma = ReadFraction(fields, "sampler", "gamma", 0.2);
   if (!gamma.ok()) return gamma.status();
   absl::StatusOr<int64_t> candidates =
       ReadInt(fields, "sampler", "n_ei_candidates", 1, 10000, 24, where);
   if (!candidates.ok()) return candidates.status();
   absl::StatusOr<bool> multivariate = ReadBool(fields, "sampler", "multivariate", true);
   if (!multivariate.ok()) return multivariate.status();
+  absl::StatusOr<double> bandwidth = ReadPositive(fields, "sampler", "bandwidth", 1.0, 0.1);
+  if (!bandwidth.ok()) return bandwidth.status();
   absl::StatusOr<double> prior_weight = ReadPositive(fields, "sampler", "prior_weight", 1e6, 1.0);
   if (!prior_weight.ok()) return prior_weight.status();
   absl::StatusOr<bool> endpoints = ReadBool(fields, "sampler", "consider_endpoints", false);
@@ -510,6 +513,7 @@ absl::Status ReadSampler(const YAML::Node* node, StudySpec* spec) {
   out.gamma = *gamma;
   out.n_ei_candidates = static_cast<int>(*candidates);
   out.multivariate = *multivariate;
+  out.bandwidth = *bandwidth;
   out.prior_weight = *prior_weight;
   out.consider_endpoints = *endpoints;
   out.n_candidates = static_cast<int>(*gp_candidates);

@@ -40,9 +40,12 @@ struct SamplerSpec {
   // model's mean) observations, so parallel workers do not sample the same region.
   bool constant_liar = true;
   // TPE (see search/tpe_sampler.h).
-  double gamma = 0.1;          // l(x): the best min(ceil(gamma * n), 25) observations
+  // Defaults differ from Optuna's (gamma 0.1, bandwidth 0.2) where the benchmark showed
+  // better configurations (docs/benchmarks.md, search quality).
+  double gamma = 0.2;          // l(x): the best min(ceil(gamma * n), 25) observations
   int n_ei_candidates = 24;    // candidates drawn from l(x)
   bool multivariate = true;    // one joint kernel per observation (false: param by param)
+  double bandwidth = 0.1;      // multivariate kernels: bandwidth * k^(-1/(d+4)) of the range
   double prior_weight = 1.0;
   bool consider_endpoints = false;
   // GP (see search/gp_sampler.h).

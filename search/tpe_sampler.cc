@@ -78,10 +78,10 @@ struct Ranked {
 
 }  // namespace
 
-Params TpeSample(const SearchSpace& space, const SamplerSpec& spec, bool maximize,
-                 const std::vector<Observation>& observations, std::mt19937_64& rng) {
+TpeSplit SplitObservations(const SamplerSpec& spec, bool maximize,
+                           const std::vector<Observation>& observations) {
   std::vector<Ranked> ranked;
-  size_t finished = 0;
+  TpeSplit split;
   for (size_t i = 0; i < observations.size(); ++i) {
     const Observation& o = observations[i];
     if (o.running) {
@@ -89,30 +89,37 @@ Params TpeSample(const SearchSpace& space, const SamplerSpec& spec, bool maximiz
       continue;
     }
     if (!std::isfinite(o.value)) continue;
-    ++finished;
+    ++split.finished;
     const double value_key = maximize ? -o.value : o.value;
-    ranked.push_back({o.pruned ? 1 : 0, o.pruned ? -static_cast<double>(o.step) : 0, value_key, i});
-  }
-  if (finished < static_cast<size_t>(std::max(1, spec.n_startup_trials))) {
-    return SampleParams(space, rng);
+    ranked.push_back(
+        {o.pruned ? 1 : 0, o.pruned ? -static_cast<double>(o.step) : 0, value_key, i});
   }
   std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
     if (a.group != b.group) return a.group < b.group;
     if (a.step_key != b.step_key) return a.step_key < b.step_key;
     return a.value_key < b.value_key;
   });
-  const size_t n_below = std::min<size_t>(
-      {finished, static_cast<size_t>(kMaxBelow),
-       static_cast<size_t>(std::ceil(spec.gamma * static_cast<double>(finished) - 1e-9))});
-  std::vector<size_t> below_at, above_at;
+  const size_t n_below = std::max<size_t>(
+      1, std::min<size_t>({split.finished, static_cast<size_t>(kMaxBelow),
+                           static_cast<size_t>(std::ceil(
+                               spec.gamma * static_cast<double>(split.finished) - 1e-9))}));
   for (size_t j = 0; j < ranked.size(); ++j) {
-    (j < std::max<size_t>(n_below, 1) ? below_at : above_at).push_back(ranked[j].order);
+    (j < n_below ? split.below : split.above).push_back(ranked[j].order);
   }
-  std::sort(below_at.begin(), below_at.end());
-  std::sort(above_at.begin(), above_at.end());
+  std::sort(split.below.begin(), split.below.end());
+  std::sort(split.above.begin(), split.above.end());
+  return split;
+}
+
+Params TpeSample(const SearchSpace& space, const SamplerSpec& spec, bool maximize,
+                 const std::vector<Observation>& observations, std::mt19937_64& rng) {
+  const TpeSplit split = SplitObservations(spec, maximize, observations);
+  if (split.finished < static_cast<size_t>(std::max(1, spec.n_startup_trials))) {
+    return SampleParams(space, rng);
+  }
   std::vector<const Observation*> below, above;
-  for (size_t i : below_at) below.push_back(&observations[i]);
-  for (size_t i : above_at) above.push_back(&observations[i]);
+  for (size_t i : split.below) below.push_back(&observations[i]);
+  for (size_t i : split.above) above.push_back(&observations[i]);
 
   Params params;
   std::set<std::string> done;

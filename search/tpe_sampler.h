@@ -30,7 +30,7 @@ namespace tuner::search {
 //     stepped ranges widened by half a step, scored by the probability of the grid point's
 //     cell). Univariate: sigma is the larger gap to its sorted neighbours, the prior's middle
 //     point counting as one (consider_endpoints: false measures the outermost points only
-//     inward); multivariate: 0.2 * k^(-1/(d + 4)) * range for d params of the group. Clipped
+//     inward); multivariate: spec.bandwidth * k^(-1/(d + 4)) * range for d params of the group. Clipped
 //     to [range / min(100, k + 2), range]. The prior: middle of the range, sigma = range.
 //   choice of K values: observation i's kernel puts (1 + w/(k+1)) on its value and w/(k+1) on
 //     each other (w = spec.prior_weight), normalised; the prior is uniform.
@@ -42,6 +42,15 @@ namespace tuner::search {
 // observations that have all of its params. Either way n_ei_candidates draws from l(x) and
 // the one with the largest log l(x) - log g(x) is taken (ties: the first drawn). Inactive
 // params are dropped.
+// The l(x) / g(x) split described above: indices into `observations`, each side in trial
+// order; `finished` counts the COMPLETED and PRUNED ones with a finite value.
+struct TpeSplit {
+  std::vector<size_t> below, above;
+  size_t finished = 0;
+};
+TpeSplit SplitObservations(const SamplerSpec& spec, bool maximize,
+                           const std::vector<Observation>& observations);
+
 Params TpeSample(const SearchSpace& space, const SamplerSpec& spec, bool maximize,
                  const std::vector<Observation>& observations, std::mt19937_64& rng);
 

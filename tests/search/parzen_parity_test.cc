@@ -74,6 +74,7 @@ TEST(ParzenParity, SameKernelsAndDensitiesAsOptunasParzenEstimator) {
     spec.prior_weight = c.at("prior_weight");
     spec.consider_endpoints = c.at("consider_endpoints");
     spec.multivariate = c.at("multivariate");
+    spec.bandwidth = 0.2;  // Optuna's SIGMA0_MAGNITUDE (ours defaults to 0.1)
     const ParzenEstimator estimator(group, pointers, spec);
     ++estimators;
     ExpectClose(estimator.weights(), c.at("weights"), "weights");

@@ -281,9 +281,10 @@ TEST(ParseStudySpec, ReadsSamplerAndPruner) {
   StudySpec spec = *ParseStudySpec(Minimal() + "sampler: tpe\npruner: {kind: median}\n");
   EXPECT_EQ(spec.sampler.kind, SamplerKind::kTpe);
   EXPECT_EQ(spec.sampler.n_startup_trials, 10);
-  EXPECT_DOUBLE_EQ(spec.sampler.gamma, 0.1);
+  EXPECT_DOUBLE_EQ(spec.sampler.gamma, 0.2);
   EXPECT_EQ(spec.sampler.n_ei_candidates, 24);
   EXPECT_TRUE(spec.sampler.multivariate);
+  EXPECT_DOUBLE_EQ(spec.sampler.bandwidth, 0.1);
   EXPECT_TRUE(spec.sampler.constant_liar);
   EXPECT_DOUBLE_EQ(spec.sampler.prior_weight, 1.0);
   EXPECT_FALSE(spec.sampler.consider_endpoints);
@@ -303,7 +304,9 @@ TEST(ParseStudySpec, ReadsSamplerAndPruner) {
   EXPECT_EQ(spec.pruner.n_warmup_epochs, 3);
   EXPECT_EQ(spec.pruner.interval_epochs, 2);
   spec = *ParseStudySpec(Minimal() + "sampler: {kind: tpe, multivariate: false, constant_liar: "
-                                     "false, prior_weight: 2, consider_endpoints: true}\n");
+                                     "false, prior_weight: 2, consider_endpoints: true, "
+                                     "bandwidth: 0.2}\n");
+  EXPECT_DOUBLE_EQ(spec.sampler.bandwidth, 0.2);
   EXPECT_FALSE(spec.sampler.multivariate);
   EXPECT_FALSE(spec.sampler.constant_liar);
   EXPECT_DOUBLE_EQ(spec.sampler.prior_weight, 2.0);
@@ -352,7 +355,10 @@ TEST(ParseStudySpec, RefusesBadAshaSamplerAndPrunerNamingTheField) {
        "sampler.n_ei_candidates: must be an integer >= 1 and <= 10000 (got 0)"},
       {Minimal() + "sampler: {kind: tpe, n_startup: 3}\n",
        "sampler: unknown field \"n_startup\" (allowed: kind, n_startup_trials, constant_liar, "
-       "gamma, n_ei_candidates, multivariate, prior_weight, consider_endpoints, n_candidates)"},
+       "gamma, n_ei_candidates, multivariate, bandwidth, prior_weight, consider_endpoints, "
+       "n_candidates)"},
+      {Minimal() + "sampler: {kind: tpe, bandwidth: 2}\n",
+       "sampler.bandwidth: must be a number > 0 and <= 1 (got 2)"},
       {Minimal() + "sampler: {kind: random, gamma: 0.5}\n",
        "sampler.gamma: is a tpe field (sampler.kind is random)"},
       {Minimal("{kind: grid}", "{x: {type: choice, values: [1]}}") + "sampler: tpe\n",

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "search/parzen_estimator.h"
 #include "search/random_search.h"
 #include "tests/search/test_specs.h"
 
@@ -173,6 +174,192 @@ TEST(TpeSampler, RandomPolicyAsksTheSamplerWithTheFinishedTrials) {
   std::mt19937_64 rng = TrialRng(spec.seed, 6);
   EXPECT_EQ((*policy)->Next(history, 1).new_trials[0].params,
             TpeSample(spec.space, spec.sampler, true, observations, rng));
+}
+
+
+// ---- the causes of the old TPE's weakness, one test each (Optuna 3.1 as the reference) ----
+
+std::vector<Observation> Ramp(int n, bool maximize = false) {
+  std::vector<Observation> out;
+  for (int k = 0; k < n; ++k) {
+    Observation o;
+    o.params["x"] = static_cast<double>(k);
+    o.value = maximize ? -k : k;  // observation k is the k-th best
+    out.push_back(o);
+  }
+  return out;
+}
+
+TEST(TpeSplit, BelowIsTheBestMinOfCeilGammaNAnd25) {
+  SamplerSpec spec;
+  spec.gamma = 0.1;  // Optuna's default_gamma
+  EXPECT_EQ(SplitObservations(spec, false, Ramp(100)).below.size(), 10u);
+  EXPECT_EQ(SplitObservations(spec, false, Ramp(11)).below.size(), 2u);
+  EXPECT_EQ(SplitObservations(spec, false, Ramp(400)).below.size(), 25u);
+  spec.gamma = 0.2;  // ours
+  const TpeSplit split = SplitObservations(spec, true, Ramp(60, /*maximize=*/true));
+  ASSERT_EQ(split.below.size(), 12u);
+  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(split.below[i], i);  // the best, in trial order
+  EXPECT_EQ(split.above.size(), 48u);
+  EXPECT_EQ(split.finished, 60u);
+}
+
+TEST(TpeSplit, PrunedRankAfterCompletedLaterEpochFirstAndRunningOnlyWithTheLiar) {
+  std::vector<Observation> obs = Ramp(10);
+  for (Observation& o : obs) o.value += 100;  // every completed one is worse than...
+  Observation early, late, running;
+  early.pruned = late.pruned = true;
+  early.value = late.value = 0;  // ...these pruned values, which still rank after them
+  early.step = 1;
+  late.step = 5;
+  running.running = true;
+  obs.push_back(early);
+  obs.push_back(late);
+  obs.push_back(running);
+  SamplerSpec spec;
+  spec.gamma = 11.0 / 12.0;  // 11 of the 12 finished below
+  TpeSplit split = SplitObservations(spec, false, obs);
+  EXPECT_EQ(split.finished, 12u);
+  ASSERT_EQ(split.below.size(), 11u);
+  EXPECT_EQ(split.below.back(), 11u);               // the pruned one of epoch 5
+  EXPECT_EQ(split.above, (std::vector<size_t>{10, 12}));  // epoch 1's, then the running one
+  spec.constant_liar = false;
+  split = SplitObservations(spec, false, obs);
+  EXPECT_EQ(split.above, (std::vector<size_t>{10}));
+}
+
+TEST(TpeWeights, TheOldestRampDownPast25LikeOptunasDefaultWeights) {
+  EXPECT_EQ(ObservationWeights(24), std::vector<double>(24, 1.0));
+  const std::vector<double> w = ObservationWeights(30);
+  ASSERT_EQ(w.size(), 30u);
+  // numpy.linspace(1/30, 1, 5), then 25 ones.
+  const double want[5] = {1.0 / 30, 1.0 / 30 + 0.25 * (29.0 / 30), 1.0 / 30 + 0.5 * (29.0 / 30),
+                          1.0 / 30 + 0.75 * (29.0 / 30), 1.0};
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(w[i], want[i], 1e-15) << i;
+  for (int i = 5; i < 30; ++i) EXPECT_EQ(w[i], 1.0);
+  EXPECT_NEAR(ObservationWeights(26)[0], 1.0 / 26, 1e-15);  // linspace of one point
+}
+
+ParzenEstimator Univariate(const ParamSpec& param, const std::vector<double>& xs,
+                           bool endpoints, std::vector<Params>* storage) {
+  storage->clear();
+  for (double x : xs) storage->push_back({{param.name, x}});
+  std::vector<const Params*> points;
+  for (const Params& p : *storage) points.push_back(&p);
+  SamplerSpec spec;
+  spec.multivariate = false;
+  spec.consider_endpoints = endpoints;
+  return ParzenEstimator({&param}, points, spec);
+}
+
+TEST(TpeBandwidth, ThePriorsCentreIsANeighbourAndTheOutermostLookInward) {
+  const ParamSpec x{"x", ParamKind::kFloat, 0, 1};
+  std::vector<Params> storage;
+  // Sorted with the prior: 0.3, [0.5], 0.9. 0.3's gaps: 0.3 to the range's end, 0.2 inward.
+  ParzenEstimator inward = Univariate(x, {0.3, 0.9}, /*endpoints=*/false, &storage);
+  const auto& d = inward.dimensions()[0];
+  EXPECT_DOUBLE_EQ(d.sigmas[0], 0.25);  // inward gap 0.2, raised to the clip 1 / (2 + 2)
+  EXPECT_DOUBLE_EQ(d.sigmas[1], 0.4);   // 0.9 - 0.5, inward
+  EXPECT_DOUBLE_EQ(d.sigmas[2], 1.0);   // the prior: the whole range
+  ParzenEstimator outward = Univariate(x, {0.3, 0.9}, /*endpoints=*/true, &storage);
+  EXPECT_DOUBLE_EQ(outward.dimensions()[0].sigmas[0], 0.3);
+  EXPECT_DOUBLE_EQ(outward.dimensions()[0].sigmas[1], 0.4);
+}
+
+TEST(TpeBandwidth, MagicClipKeepsKernelsBetweenRangeOverMin100KPlus2AndTheRange) {
+  const ParamSpec x{"x", ParamKind::kFloat, 0, 10};
+  std::vector<Params> storage;
+  std::vector<double> xs;
+  for (int k = 0; k < 300; ++k) xs.push_back(5.0 + 1e-6 * k);  // a tight cluster
+  ParzenEstimator e = Univariate(x, xs, false, &storage);
+  for (double s : e.dimensions()[0].sigmas) {
+    EXPECT_GE(s, 10.0 / 100 - 1e-12);
+    EXPECT_LE(s, 10.0);
+  }
+}
+
+TEST(TpeChoiceKernel, EachObservationIsSmoothedByThePriorWeightNotASharpCount) {
+  ParamSpec c{"c", ParamKind::kChoice};
+  c.values = {std::string("a"), std::string("b"), std::string("c"), std::string("d")};
+  std::vector<Params> storage = {{{"c", std::string("a")}}, {{"c", std::string("a")}},
+                                 {{"c", std::string("c")}}};
+  std::vector<const Params*> points;
+  for (const Params& p : storage) points.push_back(&p);
+  SamplerSpec spec;
+  const ParzenEstimator e({&c}, points, spec);
+  const auto& p = e.dimensions()[0].probabilities;
+  ASSERT_EQ(p.size(), 4u);  // three observations and the prior
+  // Row of an observation at "a": (1 + 1/4, 1/4, 1/4, 1/4) / 2.
+  EXPECT_DOUBLE_EQ(p[0][0], 1.25 / 2);
+  EXPECT_DOUBLE_EQ(p[0][1], 0.25 / 2);
+  EXPECT_DOUBLE_EQ(p[2][2], 1.25 / 2);
+  EXPECT_DOUBLE_EQ(p[3][3], 0.25);
+  // The mixture, equal weights: P(a) = (0.625 + 0.625 + 0.125 + 0.25) / 4, P(b) with 0.125
+  // from each observation's smoothing.
+  EXPECT_NEAR(std::exp(e.LogPdf({{"c", std::string("a")}})), (1.25 + 0.125 + 0.25) / 4, 1e-12);
+  EXPECT_NEAR(std::exp(e.LogPdf({{"c", std::string("b")}})), (3 * 0.125 + 0.25) / 4, 1e-12);
+}
+
+TEST(TpeMultivariate, OneKernelPerObservationFollowsACorrelatedValley) {
+  // The valley x1 = x2: a joint kernel keeps x1 and x2 of one good observation together.
+  SearchSpace space;
+  space.params.push_back({"x1", ParamKind::kFloat, 0, 1});
+  space.params.push_back({"x2", ParamKind::kFloat, 0, 1});
+  const Objective valley = [](const Params& p) {
+    const double a = Number(p.at("x1")), b = Number(p.at("x2"));
+    return 50 * (a - b) * (a - b) + 0.1 * (a + b - 1.4) * (a + b - 1.4);
+  };
+  double joint = 0, separate = 0;
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    for (bool multivariate : {true, false}) {
+      SamplerSpec spec;
+      spec.kind = SamplerKind::kTpe;
+      spec.multivariate = multivariate;
+      std::vector<Observation> observations;
+      double best = INFINITY;
+      for (int k = 0; k < 60; ++k) {
+        std::mt19937_64 rng = TrialRng(seed, k);
+        Params params = TpeSample(space, spec, false, observations, rng);
+        const double v = valley(params);
+        best = std::min(best, v);
+        observations.push_back({std::move(params), v});
+      }
+      (multivariate ? joint : separate) += best / 12;
+    }
+  }
+  std::printf("valley mean best of 12 seeds x 60 trials: multivariate %.5f univariate %.5f\n",
+              joint, separate);
+  EXPECT_LT(joint, separate);
+}
+
+TEST(TpeConstantLiar, RunningTrialsPushTheNextSampleAwayFromThem) {
+  // 20 finished trials, the best at x ~ 0.2; seven trials running right there. With the liar
+  // they count as bad observations and the next sample keeps its distance.
+  SearchSpace space;
+  space.params.push_back({"x", ParamKind::kFloat, 0, 1});
+  double with_liar = 0, without = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    std::vector<Observation> observations;
+    for (int k = 0; k < 20; ++k) {
+      const double x = (k + 0.5) / 20;
+      observations.push_back({{{"x", x}}, (x - 0.2) * (x - 0.2)});
+    }
+    for (int k = 0; k < 7; ++k) {
+      Observation running{{{"x", 0.2 + 0.002 * (k - 3)}}};
+      running.running = true;
+      observations.push_back(running);
+    }
+    for (bool liar : {true, false}) {
+      SamplerSpec spec;
+      spec.kind = SamplerKind::kTpe;
+      spec.constant_liar = liar;
+      std::mt19937_64 rng = TrialRng(seed, 27);
+      const double x = Number(TpeSample(space, spec, false, observations, rng).at("x"));
+      (liar ? with_liar : without) += std::fabs(x - 0.2) / 40;
+    }
+  }
+  std::printf("mean distance from the running trials: liar %.4f, none %.4f\n", with_liar, without);
+  EXPECT_GT(with_liar, 1.5 * without);
 }
 
 }  // namespace
