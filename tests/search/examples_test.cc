@@ -57,7 +57,7 @@ TEST(Examples, AshaAndTpeMedianSpecsUseTheirSettings) {
   ASSERT_TRUE(tpe.ok()) << tpe.status();
   EXPECT_EQ(tpe->sampler.kind, SamplerKind::kTpe);
   EXPECT_EQ(tpe->pruner.kind, PrunerKind::kMedian);
-  EXPECT_EQ(tpe->pruner.n_warmup_epochs, 2);
+  EXPECT_EQ(tpe->pruner.n_warmup_epochs, 3);
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ inline std::string MedianPrunedSpec(int max_trials, int epochs, int startup,
          "algorithm: {kind: random, max_trials: " + std::to_string(max_trials) + "}\n"
          "sampler: " + sampler + "\n"
          "pruner: {kind: median, n_startup_trials: " + std::to_string(startup) +
-         ", n_warmup_epochs: 1}\n"
+         ", n_warmup_epochs: 2}\n"  // epoch 1 is never judged
          "seed: 7\n"
          "search_space:\n"
          "  units: {type: choice, values: [128, 256, 512]}\n"
