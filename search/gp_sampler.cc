@@ -281,6 +281,19 @@ class Gp {
   VectorXd alpha_;
 };
 
+// L-BFGS (liblbfgs) from x, in place; stops after `iterations` or at gradient norm `epsilon`
+// relative to x's. A failed line search leaves the best point found.
+void Minimise(lbfgs_evaluate_t evaluate, void* instance, int iterations, double epsilon,
+              std::vector<double>* x) {
+  lbfgs_parameter_t param;
+  lbfgs_parameter_init(&param);
+  param.max_iterations = iterations;
+  param.epsilon = epsilon;
+  param.linesearch = LBFGS_LINESEARCH_BACKTRACKING;
+  double value = 0;
+  lbfgs(static_cast<int>(x->size()), x->data(), &value, evaluate, nullptr, instance, &param);
+}
+
 lbfgsfloatval_t FitEvaluate(void* instance, const lbfgsfloatval_t* x, lbfgsfloatval_t* g,
                             const int n, const lbfgsfloatval_t /*step*/) {
   const Gp* gp = static_cast<const Gp*>(instance);
@@ -302,15 +315,8 @@ std::vector<double> FitHyperparameters(const Gp& gp) {
     for (int i = 0; i < d; ++i) theta[i] = std::log(scale);
     theta[d] = 0;
     theta[d + 1] = std::log(1e-3);
-    lbfgs_parameter_t param;
-    lbfgs_parameter_init(&param);
-    param.max_iterations = 60;
-    param.epsilon = 1e-4;
-    param.linesearch = LBFGS_LINESEARCH_BACKTRACKING;
-    double value = 0;
-    lbfgs(static_cast<int>(theta.size()), theta.data(), &value, FitEvaluate, nullptr,
-          const_cast<Gp*>(&gp), &param);
-    value = gp.Objective(theta.data(), nullptr);
+    Minimise(FitEvaluate, const_cast<Gp*>(&gp), 60, 1e-4, &theta);
+    const double value = gp.Objective(theta.data(), nullptr);
     if (std::isfinite(value) && value < best_value) {
       best_value = value;
       best = theta;
@@ -447,14 +453,7 @@ Params GpSample(const SearchSpace& space, const SamplerSpec& spec, bool maximize
       const double v = std::clamp(search.point[coordinate], 1e-6, 1 - 1e-6);
       z.push_back(std::atanh(2 * v - 1));
     }
-    lbfgs_parameter_t param;
-    lbfgs_parameter_init(&param);
-    param.max_iterations = 30;
-    param.epsilon = 1e-5;
-    param.linesearch = LBFGS_LINESEARCH_BACKTRACKING;
-    double value = 0;
-    lbfgs(static_cast<int>(z.size()), z.data(), &value, LocalSearch::Evaluate, nullptr, &search,
-          &param);
+    Minimise(LocalSearch::Evaluate, &search, 30, 1e-5, &z);
     Candidate polished;
     polished.params = encoder.Decode(search.At(z.data()), candidates[c].params);
     polished.x = encoder.Encode(polished.params);

@@ -1,6 +1,6 @@
 // Replays the reports median_pruner_parity.py fed to Optuna's MedianPruner through our
 // DecidePrune and requires Optuna's decision at every report. Run by
-// median_pruner_parity_test.sh, which writes the file in the same run; never skipped: without
+// optuna_parity_test.sh, which writes the file in the same run; never skipped: without
 // the file the test fails.
 #include <cstdlib>
 #include <fstream>
@@ -16,7 +16,7 @@ namespace {
 
 TEST(MedianPrunerParity, SameDecisionAsOptunasMedianPrunerAtEveryReport) {
   const char* path = std::getenv("TUNER_PRUNER_PARITY_FILE");
-  ASSERT_NE(path, nullptr) << "TUNER_PRUNER_PARITY_FILE is not set (run median_pruner_parity_test.sh)";
+  ASSERT_NE(path, nullptr) << "TUNER_PRUNER_PARITY_FILE is not set (ctest runs it through optuna_parity_test.sh)";
   std::ifstream in(path);
   ASSERT_TRUE(in.good()) << "cannot read " << path;
   const nlohmann::json data = nlohmann::json::parse(in);

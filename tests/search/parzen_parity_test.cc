@@ -1,7 +1,7 @@
 // Builds our ParzenEstimator from the observations parzen_parity.py gave Optuna's
 // _ParzenEstimator and compares what both made of them: mixture weights, kernel centres and
 // widths, choice probabilities, and log densities at the points Optuna sampled. Run by
-// parzen_parity_test.sh in the same ctest run; never skipped: without the file it fails.
+// optuna_parity_test.sh in the same ctest run; never skipped: without the file it fails.
 #include <cmath>
 #include <algorithm>
 #include <cstdlib>
@@ -51,7 +51,7 @@ void ExpectClose(const std::vector<double>& got, const nlohmann::json& want,
 
 TEST(ParzenParity, SameKernelsAndDensitiesAsOptunasParzenEstimator) {
   const char* path = std::getenv("TUNER_PARZEN_PARITY_FILE");
-  ASSERT_NE(path, nullptr) << "TUNER_PARZEN_PARITY_FILE is not set (run parzen_parity_test.sh)";
+  ASSERT_NE(path, nullptr) << "TUNER_PARZEN_PARITY_FILE is not set (ctest runs it through optuna_parity_test.sh)";
   std::ifstream in(path);
   ASSERT_TRUE(in.good()) << "cannot read " << path;
   const nlohmann::json data = nlohmann::json::parse(in);
