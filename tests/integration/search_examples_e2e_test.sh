@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# examples/synthetic-asha.yaml and examples/synthetic-tpe-median.yaml run to completion on a
+# examples/synthetic-asha.yaml, -tpe-median, -conditional, -bohb and -gp run to completion on a
 # real server with 3 trial-workers, started and followed with tunectl as a user would.
 # usage: search_examples_e2e_test.sh TUNER_SERVER_BIN TRIAL_WORKER_BIN TUNECTL_BIN
 source "$(dirname "$0")/lib.sh"
@@ -78,3 +78,26 @@ assert kinds == {"adam", "sgd"}, kinds
 print(f"conditional: 30 trials, {sum(t['params']['optimizer'] == 'sgd' for t in trials)} with sgd + momentum")
 PY
 echo "conditional example: ok"
+
+# examples/synthetic-bohb.yaml (Hyperband + TPE) and examples/synthetic-gp.yaml (GP, 4 in
+# parallel) run to completion with the same workers.
+BOHB="$("$TUNECTL" start-study "$EXAMPLES/synthetic-bohb.yaml")"
+GP="$("$TUNECTL" start-study "$EXAMPLES/synthetic-gp.yaml")"
+wait_study "$TUNECTL" "$BOHB" 240
+wait_study "$TUNECTL" "$GP" 240
+"$TUNECTL" status "$BOHB"
+"$TUNECTL" status "$GP"
+"$TUNECTL" trials "$BOHB" --json > "$WORK/trials-$BOHB.json"
+"$TUNECTL" trials "$GP" --json > "$WORK/trials-$GP.json"
+python3 - "$WORK/trials-$BOHB.json" "$WORK/trials-$GP.json" <<'PY'
+import json, sys
+bohb = json.load(open(sys.argv[1]))["trials"]
+gp = json.load(open(sys.argv[2]))["trials"]
+assert len(bohb) == 98, len(bohb)
+assert {t["state"] for t in bohb} <= {"COMPLETED", "PRUNED"}, {t["state"] for t in bohb}
+assert sum(t["budget_epochs"] == 27 for t in bohb) >= 8, "each bracket's best reaches 27 epochs"
+assert len(gp) == 30 and all(t["state"] == "COMPLETED" for t in gp), [t["state"] for t in gp]
+print(f"bohb: 98 trials, best {max(t['value'] for t in bohb if t['budget_epochs'] == 27):.4f}; "
+      f"gp: 30 trials, best {max(t['value'] for t in gp):.4f}")
+PY
+echo "bohb and gp examples: ok"

@@ -37,7 +37,9 @@ TEST(Examples, SyntheticSpecsParseAndPlanTheExpectedTrials) {
                                                       {"synthetic-grid.yaml", 24},
                                                       {"synthetic-hyperband.yaml", 143},
                                                       {"synthetic-asha.yaml", 40},
-                                                      {"synthetic-tpe-median.yaml", 30}};
+                                                      {"synthetic-tpe-median.yaml", 30},
+                                                      {"synthetic-bohb.yaml", 2 * 49},
+                                                      {"synthetic-gp.yaml", 30}};
   for (const auto& [name, planned] : examples) {
     absl::StatusOr<StudySpec> spec = ParseExample(name);
     ASSERT_TRUE(spec.ok()) << name << ": " << spec.status();
@@ -58,6 +60,13 @@ TEST(Examples, AshaAndTpeMedianSpecsUseTheirSettings) {
   EXPECT_EQ(tpe->sampler.kind, SamplerKind::kTpe);
   EXPECT_EQ(tpe->pruner.kind, PrunerKind::kMedian);
   EXPECT_EQ(tpe->pruner.n_warmup_epochs, 3);
+  absl::StatusOr<StudySpec> bohb = ParseExample("synthetic-bohb.yaml");
+  ASSERT_TRUE(bohb.ok()) << bohb.status();
+  EXPECT_EQ(bohb->algorithm, Algorithm::kHyperband);
+  EXPECT_EQ(bohb->sampler.kind, SamplerKind::kTpe);
+  absl::StatusOr<StudySpec> gp = ParseExample("synthetic-gp.yaml");
+  ASSERT_TRUE(gp.ok()) << gp.status();
+  EXPECT_EQ(gp->sampler.kind, SamplerKind::kGp);
 }
 
 }  // namespace
