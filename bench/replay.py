@@ -209,6 +209,8 @@ def cmd_run(args):
     try:
         for workers in [int(w) for w in args.workers.split(",")]:
             for algorithm in ALGORITHMS:
+                if args.methods and algorithm not in args.methods.split(","):
+                    continue
                 start = time.time()
                 for seed in range(args.seeds):
                     trace = run_ours(server, table, algorithm, seed, workers, sizes, budget)
@@ -217,6 +219,8 @@ def cmd_run(args):
                 print(f"replay: ours-{algorithm} w{workers}: {time.time() - start:.1f} s",
                       file=sys.stderr, flush=True)
         for pruner in ["hyperband", "sha"]:
+            if args.methods and f"optuna-{pruner}" not in args.methods.split(","):
+                continue
             start = time.time()
             for seed in range(args.seeds):
                 results["runs"].append({"method": f"optuna-tpe-{pruner}", "workers": 1,
@@ -304,6 +308,9 @@ if __name__ == "__main__":
     run.add_argument("--seeds", type=int, default=20)
     run.add_argument("--workers", default="1,8")
     run.add_argument("--random-trials", type=int, default=64)
+    run.add_argument("--methods", default="",
+                     help="comma-separated subset of random,hyperband,asha,bohb,asha-tpe,"
+                          "optuna-hyperband,optuna-sha (default: all)")
     rep = sub.add_parser("report")
     rep.add_argument("results")
     args = parser.parse_args()

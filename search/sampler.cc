@@ -11,6 +11,8 @@
 namespace tuner::search {
 namespace {
 
+constexpr int kRedraws = 8;  // new draws when a model proposes a configuration already tried
+
 std::vector<Observation> Collect(const std::vector<TrialRecord>& history, bool with_running) {
   std::vector<Observation> observations;
   for (const TrialRecord& trial : history) {
@@ -79,15 +81,28 @@ std::vector<Observation> BudgetObservations(const std::vector<TrialRecord>& hist
 
 Params SampleWith(const SamplerSpec& spec, const SearchSpace& space, bool maximize,
                   const std::vector<Observation>& observations, std::mt19937_64& rng) {
-  switch (spec.kind) {
-    case SamplerKind::kTpe:
-      return TpeSample(space, spec, maximize, observations, rng);
-    case SamplerKind::kGp:
-      return GpSample(space, spec, maximize, observations, rng);
-    case SamplerKind::kRandom:
-      break;
+  if (spec.kind == SamplerKind::kRandom) return SampleParams(space, rng);
+  const auto sample = [&]() {
+    return spec.kind == SamplerKind::kGp ? GpSample(space, spec, maximize, observations, rng)
+                                         : TpeSample(space, spec, maximize, observations, rng);
+  };
+  // In a space of choices and grids a model keeps proposing its favourite configuration; a
+  // repeat teaches it nothing. Draw again (the same stream, so still deterministic) a few
+  // times before accepting one.
+  Params params = sample();
+  const auto seen = [&](const Params& p) {
+    for (const Observation& o : observations) {
+      if (o.params == p) return true;
+    }
+    return false;
+  };
+  for (int attempt = 0; attempt < kRedraws && seen(params); ++attempt) params = sample();
+  // The model wants nothing but tried configurations: an untried random one, if one turns up.
+  for (int attempt = 0; attempt < kRedraws && seen(params); ++attempt) {
+    Params random = SampleParams(space, rng);
+    if (!seen(random)) return random;
   }
-  return SampleParams(space, rng);
+  return params;
 }
 
 }  // namespace tuner::search

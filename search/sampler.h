@@ -40,7 +40,10 @@ std::vector<Observation> BudgetObservations(const std::vector<TrialRecord>& hist
                                             int n_startup_trials);
 
 // A new configuration from spec.kind's sampler: SampleParams for random, TpeSample for tpe,
-// GpSample for gp.
+// GpSample for gp. A model's proposal that equals the params of one of `observations` is drawn
+// again, up to 8 times, from the same generator (in spaces of choices and grids a repeat is a
+// wasted trial); if the model still only repeats, up to 8 random draws look for an untried
+// configuration, and the model's proposal stands when none is found.
 Params SampleWith(const SamplerSpec& spec, const SearchSpace& space, bool maximize,
                   const std::vector<Observation>& observations, std::mt19937_64& rng);
 

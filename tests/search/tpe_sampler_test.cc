@@ -350,3 +350,49 @@ TEST(TpeConstantLiar, RunningTrialsPushTheNextSampleAwayFromThem) {
 
 }  // namespace
 }  // namespace tuner::search
+
+namespace tuner::search {
+namespace {
+
+TEST(SampleWith, AModelsRepeatOfATriedConfigurationIsDrawnAgain) {
+  // A 3 x 3 grid of choices with 7 configurations tried: TPE alone keeps proposing the tried
+  // favourites; SampleWith redraws, then looks for an untried one at random.
+  SearchSpace space;
+  ParamSpec a{"a", ParamKind::kChoice}, b{"b", ParamKind::kChoice};
+  a.values = {std::string("x"), std::string("y"), std::string("z")};
+  b.values = {int64_t{1}, int64_t{2}, int64_t{3}};
+  space.params = {a, b};
+  std::vector<Observation> observations;
+  int k = 0;
+  for (const ParamValue& va : a.values) {
+    for (const ParamValue& vb : b.values) {
+      if (k++ >= 7) break;
+      for (int copy = 0; copy < 2; ++copy) {
+        observations.push_back({{{"a", va}, {"b", vb}}, va == a.values[0] ? 0.0 : 1.0 + k});
+      }
+    }
+  }
+  const auto tried = [&](const Params& p) {
+    for (const Observation& o : observations) {
+      if (o.params == p) return true;
+    }
+    return false;
+  };
+  SamplerSpec spec;
+  spec.kind = SamplerKind::kTpe;
+  spec.n_startup_trials = 1;
+  int repeats_alone = 0, repeats = 0;
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    std::mt19937_64 rng = TrialRng(seed, 14);
+    repeats_alone += tried(TpeSample(space, spec, false, observations, rng));
+    rng = TrialRng(seed, 14);
+    repeats += tried(SampleWith(spec, space, false, observations, rng));
+  }
+  std::printf("repeats of tried configurations in 30 samples: tpe alone %d, SampleWith %d\n",
+              repeats_alone, repeats);
+  EXPECT_GT(repeats_alone, 20);
+  EXPECT_LT(repeats, repeats_alone / 2);
+}
+
+}  // namespace
+}  // namespace tuner::search
