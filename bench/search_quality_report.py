@@ -180,14 +180,14 @@ def svg(results):
             curves[s].append([statistics.mean(x[i] for x in rs) for i in range(n)])
     w, h, left, top, bottom, right = 720, 420, 60, 30, 40, 170
     pw, ph = w - left - right, h - top - bottom
-    lo, hi = -3.0, 0.5
+    lo, hi = -1.5, 0.25
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
            f'<text x="{left}" y="18">Mean normalised regret (log10) vs trials, 1 worker, {len(problems)} problems x {results["seeds"]} seeds</text>']
-    for k in range(int(lo), int(hi) + 1):
+    for k in [-1.5, -1.0, -0.5, 0.0]:
         y = top + ph * (hi - k) / (hi - lo)
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">1e{k}</text>')
+        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{10 ** k:.3g}</text>')
     for t in range(0, results["trials"] + 1, 20):
         x = left + pw * t / results["trials"]
         out.append(f'<text x="{x:.1f}" y="{h - 20}" text-anchor="middle">{t}</text>')
