@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -79,6 +80,7 @@ def cmd_record(args):
         print(f"record: {len(rows)}/{len(combos)} {params} best "
               f"{max(r['value'] for r in curve):.4f} ({time.time() - start:.0f} s)",
               file=sys.stderr, flush=True)
+    shutil.rmtree(folder, ignore_errors=True)
     table = {"trainer": config, "max_epochs": MAX_EPOCHS, "grid": GRID,
              "recorded": time.strftime("%Y-%m-%d %H:%M"), "configurations": list(rows.values())}
     with open(args.out, "w") as f:

@@ -17,11 +17,13 @@ HPO-shaped spaces of ours and a noisy Hartmann 6. The value of a study is the tr
 (noise-free) value of the configuration it would return, the best observed one.
 """
 import argparse
+import atexit
 import json
 import logging
 import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -244,6 +246,7 @@ OURS = {
 
 def generate_stubs():
     out = tempfile.mkdtemp(prefix="tuner-bench-py-")
+    atexit.register(shutil.rmtree, out, True)
     subprocess.run(["protoc", f"--proto_path={ROOT}", f"--python_out={out}",
                     f"--grpc_python_out={out}",
                     "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
@@ -285,6 +288,7 @@ class Server:
         self.proc.terminate()
         self.proc.wait()
         self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def params_of(response):
