@@ -180,7 +180,7 @@ Plan AshaPolicy::Next(const std::vector<TrialRecord>& history, int max_new) cons
       plan.new_trials.push_back({SampleWith(sampler_, space_, maximize_, observations, rng),
                                  bracket, 0, rungs_[bracket][0]});
       // The next sample of this plan sees this one as running (the constant liar).
-      observations.push_back({plan.new_trials.back().params, 0, false, true});
+      observations.push_back(Observation::Running(plan.new_trials.back().params));
       ++number;
     } else {
       break;

@@ -150,8 +150,27 @@ class Encoder {
   int width_ = 0;
 };
 
-// Matern-5/2 ARD Gaussian process on standardised values. theta: log length scales (D), log
-// signal variance, log noise variance (above kNoiseFloor).
+// The kernel's hyperparameters decoded from theta: log length scales (D), log signal
+// variance, log noise variance (above kNoiseFloor).
+struct Hyperparameters {
+  Hyperparameters() = default;
+  Hyperparameters(const double* theta, int d)
+      : sf2(std::exp(theta[d])), sn2(std::exp(theta[d + 1]) + kNoiseFloor), inv_l2(d) {
+    for (int i = 0; i < d; ++i) inv_l2[i] = std::exp(-2 * theta[i]);
+  }
+
+  // sqrt(5) times the length-scaled distance of two points.
+  template <typename A, typename B>
+  double ScaledDistance(const A& a, const B& b) const {
+    return kSqrt5 * std::sqrt(((a - b).array().square() * inv_l2.transpose().array()).sum());
+  }
+  double Matern52(double u) const { return sf2 * (1 + u + u * u / 3) * std::exp(-u); }
+
+  double sf2 = 1, sn2 = 1e-3;
+  VectorXd inv_l2;
+};
+
+// Matern-5/2 ARD Gaussian process on standardised values.
 class Gp {
  public:
   Gp(MatrixXd x, VectorXd y) : x_(std::move(x)), y_(std::move(y)) {}
@@ -163,22 +182,17 @@ class Gp {
   // gradient; +inf when the kernel matrix is not positive definite.
   double Objective(const double* theta, double* grad) const {
     const int n = static_cast<int>(x_.rows()), d = dims();
-    const double sf2 = std::exp(theta[d]);
-    const double sn2 = std::exp(theta[d + 1]) + kNoiseFloor;
-    VectorXd inv_l2(d);
-    for (int i = 0; i < d; ++i) inv_l2[i] = std::exp(-2 * theta[i]);
+    const Hyperparameters h(theta, d);
     MatrixXd k(n, n), dk_common(n, n);
     for (int a = 0; a < n; ++a) {
       for (int b = a; b < n; ++b) {
-        const double r2 = ((x_.row(a) - x_.row(b)).array().square() * inv_l2.transpose().array()).sum();
-        const double u = kSqrt5 * std::sqrt(r2);
-        const double e = std::exp(-u);
-        k(a, b) = k(b, a) = sf2 * (1 + u + u * u / 3) * e;
-        dk_common(a, b) = dk_common(b, a) = sf2 * (5.0 / 3.0) * (1 + u) * e;
+        const double u = h.ScaledDistance(x_.row(a), x_.row(b));
+        k(a, b) = k(b, a) = h.Matern52(u);
+        dk_common(a, b) = dk_common(b, a) = h.sf2 * (5.0 / 3.0) * (1 + u) * std::exp(-u);
       }
     }
     MatrixXd kn = k;
-    kn.diagonal().array() += sn2;
+    kn.diagonal().array() += h.sn2;
     Eigen::LLT<MatrixXd> llt(kn);
     if (llt.info() != Eigen::Success) return std::numeric_limits<double>::infinity();
     const VectorXd alpha = llt.solve(y_);
@@ -201,13 +215,13 @@ class Gp {
       const MatrixXd w = alpha * alpha.transpose() - llt.solve(MatrixXd::Identity(n, n));
       // d NLL / d theta_j = -0.5 tr(W dK/dtheta_j); W and dK are symmetric.
       g[d] += -0.5 * (w.array() * k.array()).sum();
-      g[d + 1] += -0.5 * w.trace() * (sn2 - kNoiseFloor);
+      g[d + 1] += -0.5 * w.trace() * (h.sn2 - kNoiseFloor);
       for (int i = 0; i < d; ++i) {
         double t = 0;
         for (int a = 0; a < n; ++a) {
           for (int b = 0; b < n; ++b) {
             const double diff = x_(a, i) - x_(b, i);
-            t += w(a, b) * dk_common(a, b) * diff * diff * inv_l2[i];
+            t += w(a, b) * dk_common(a, b) * diff * diff * h.inv_l2[i];
           }
         }
         g[i] += -0.5 * t;
@@ -220,16 +234,13 @@ class Gp {
   // Fixes the hyperparameters and factors the kernel matrix.
   bool Condition(const std::vector<double>& theta) {
     theta_ = theta;
-    const int n = static_cast<int>(x_.rows()), d = dims();
-    sf2_ = std::exp(theta[d]);
-    sn2_ = std::exp(theta[d + 1]) + kNoiseFloor;
-    inv_l2_.resize(d);
-    for (int i = 0; i < d; ++i) inv_l2_[i] = std::exp(-2 * theta[i]);
+    h_ = Hyperparameters(theta.data(), dims());
+    const int n = static_cast<int>(x_.rows());
     MatrixXd kn(n, n);
     for (int a = 0; a < n; ++a) {
       for (int b = a; b < n; ++b) kn(a, b) = kn(b, a) = Kernel(x_.row(a), x_.row(b));
     }
-    kn.diagonal().array() += sn2_;
+    kn.diagonal().array() += h_.sn2;
     llt_.compute(kn);
     if (llt_.info() != Eigen::Success) return false;
     alpha_ = llt_.solve(y_);
@@ -261,22 +272,19 @@ class Gp {
     for (int a = 0; a < n; ++a) ks[a] = Kernel(x_.row(a), point.transpose());
     *mean = ks.dot(alpha_);
     const VectorXd v = llt_.matrixL().solve(ks);
-    *var = std::max(sf2_ - v.squaredNorm(), 1e-12);
+    *var = std::max(h_.sf2 - v.squaredNorm(), 1e-12);
   }
 
  private:
   template <typename A, typename B>
   double Kernel(const A& a, const B& b) const {
-    const double r2 = ((a - b).array().square() * inv_l2_.transpose().array()).sum();
-    const double u = kSqrt5 * std::sqrt(r2);
-    return sf2_ * (1 + u + u * u / 3) * std::exp(-u);
+    return h_.Matern52(h_.ScaledDistance(a, b));
   }
 
   MatrixXd x_;
   VectorXd y_;
   std::vector<double> theta_;
-  double sf2_ = 1, sn2_ = 1e-3;
-  VectorXd inv_l2_;
+  Hyperparameters h_;
   Eigen::LLT<MatrixXd> llt_;
   VectorXd alpha_;
 };

@@ -158,7 +158,7 @@ Plan HyperbandPolicy::Next(const std::vector<TrialRecord>& history, int max_new)
       plan.new_trials.push_back(
           {SampleWith(sampler_, space_, maximize_, observations, rng), b, 0, shape.epochs[0]});
       // The next sample of this plan sees this one as running (the constant liar).
-      observations.push_back({plan.new_trials.back().params, 0, false, true});
+      observations.push_back(Observation::Running(plan.new_trials.back().params));
     }
     room -= take;
     all_created = all_created && missing <= take;

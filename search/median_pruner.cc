@@ -3,11 +3,26 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 namespace tuner::search {
 namespace {
 
-// epoch -> value of one execution of a trial.
+// The value `execution` of `trial` reported at `epoch`, if any (a history without
+// per-execution values counts its intermediate values as execution 0's).
+std::optional<double> ExecutionValue(const TrialRecord& trial, int execution, int epoch) {
+  if (trial.execution_values.empty()) {
+    if (execution != 0) return std::nullopt;
+    auto it = trial.intermediate.find(epoch);
+    if (it == trial.intermediate.end()) return std::nullopt;
+    return it->second;
+  }
+  auto it = trial.execution_values.find({execution, epoch});
+  if (it == trial.execution_values.end()) return std::nullopt;
+  return it->second;
+}
+
+// epoch -> value of one execution of a trial (the judged trial's own curve).
 std::map<int, double> ExecutionCurve(const TrialRecord& trial, int execution) {
   if (trial.execution_values.empty()) {
     return execution == 0 ? trial.intermediate : std::map<int, double>{};
@@ -50,9 +65,8 @@ PruneDecision DecidePrune(const PrunerSpec& spec, bool maximize,
   for (const TrialRecord& other : history) {
     if (other.number == number || other.state != TrialState::kCompleted) continue;
     ++completed;
-    const std::map<int, double> curve = ExecutionCurve(other, execution);
-    auto it = curve.find(epoch);
-    if (it != curve.end() && std::isfinite(it->second)) references.push_back(it->second);
+    const std::optional<double> value = ExecutionValue(other, execution, epoch);
+    if (value && std::isfinite(*value)) references.push_back(*value);
   }
   decision.references = static_cast<int>(references.size());
   if (completed == 0 || completed < spec.n_startup_trials) return decision;

@@ -49,7 +49,7 @@ Plan RandomSearch::Next(const std::vector<TrialRecord>& history, int max_new) co
     plan.new_trials.push_back(
         {SampleWith(sampler_, space_, maximize_, observations, rng), -1, 0, epochs_});
     // The next sample of this plan sees this one as running (the constant liar).
-    observations.push_back({plan.new_trials.back().params, 0, false, true});
+    observations.push_back(Observation::Running(plan.new_trials.back().params));
   }
   plan.finished = std::max(end, first) >= max_trials_;
   return plan;

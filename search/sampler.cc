@@ -25,9 +25,7 @@ std::vector<Observation> Collect(const std::vector<TrialRecord>& history, bool w
       observations.push_back(std::move(o));
     } else if (with_running &&
                (trial.state == TrialState::kPending || trial.state == TrialState::kRunning)) {
-      Observation o{trial.params};
-      o.running = true;
-      observations.push_back(std::move(o));
+      observations.push_back(Observation::Running(trial.params));
     }
   }
   return observations;
@@ -50,9 +48,7 @@ std::vector<Observation> BudgetObservations(const std::vector<TrialRecord>& hist
   std::vector<Observation> running;
   for (const TrialRecord& trial : history) {
     if (trial.state == TrialState::kPending || trial.state == TrialState::kRunning) {
-      Observation o{trial.params};
-      o.running = true;
-      running.push_back(std::move(o));
+      running.push_back(Observation::Running(trial.params));
     }
     const bool finished_rung = trial.state == TrialState::kPaused ||
                                trial.state == TrialState::kCompleted ||

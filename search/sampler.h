@@ -5,6 +5,7 @@
 #define TUNER_SEARCH_SAMPLER_H_
 
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "search/policy.h"
@@ -22,6 +23,13 @@ struct Observation {
   bool pruned = false;
   bool running = false;
   int step = 0;  // pruned: the last epoch it reported
+
+  // A PENDING or RUNNING configuration (or one a plan just sampled).
+  static Observation Running(Params params) {
+    Observation o{std::move(params)};
+    o.running = true;
+    return o;
+  }
 };
 
 // The COMPLETED and PRUNED trials of a history that have a finite value, in trial order.

@@ -137,9 +137,7 @@ TEST(GpSampler, TheKrigingBelieverSendsTheNextSampleAwayFromRunningTrials) {
     const Params favourite =
         GpSample(BraninSpace(), Spec(SamplerKind::kGp), false, observations, probe_rng);
     for (int k = 0; k < 7; ++k) {
-      Observation running{favourite};
-      running.running = true;
-      observations.push_back(running);
+      observations.push_back(Observation::Running(favourite));
     }
     for (bool liar : {true, false}) {
       SamplerSpec spec = Spec(SamplerKind::kGp);

@@ -331,9 +331,7 @@ TEST(TpeConstantLiar, RunningTrialsPushTheNextSampleAwayFromThem) {
       observations.push_back({{{"x", x}}, (x - 0.2) * (x - 0.2)});
     }
     for (int k = 0; k < 7; ++k) {
-      Observation running{{{"x", 0.2 + 0.002 * (k - 3)}}};
-      running.running = true;
-      observations.push_back(running);
+      observations.push_back(Observation::Running({{"x", 0.2 + 0.002 * (k - 3)}}));
     }
     for (bool liar : {true, false}) {
       SamplerSpec spec;
