@@ -1,30 +1,18 @@
 #include "trial-worker/torch/pickle_reader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace tuner::worker::torchtrainer {
 namespace {
 
-PickleRef Make(PickleValue::Kind kind) {
-  auto value = std::make_shared<PickleValue>();
-  value->kind = kind;
-  return value;
-}
-
-PickleRef MakeInt(int64_t v) {
-  PickleRef value = Make(PickleValue::Kind::kInt);
-  value->int_value = v;
-  return value;
-}
-
-PickleRef MakeString(std::string text) {
-  PickleRef value = Make(PickleValue::Kind::kString);
-  value->text = std::move(text);
-  return value;
+std::string Shape(const std::vector<int64_t>& v) {
+  return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
 }
 
 // Reads an int tuple (sizes, strides).
@@ -55,11 +43,62 @@ class Machine {
       }
       absl::Status s = Step(op, at);
       if (!s.ok()) return s;
+      // Each opcode makes at most one object and pushes at most one entry, so checking here
+      // bounds the memory a pickle can take before the limit is noticed.
+      if (made_ > kMaxPickleObjects) {
+        return Error(at, absl::StrCat("too large: more than ", kMaxPickleObjects,
+                                      " objects, far more than a state dict holds"));
+      }
+      if (stack_.size() > kMaxPickleStack) {
+        return Error(at, absl::StrCat("too large: more than ", kMaxPickleStack,
+                                      " entries on the stack"));
+      }
     }
     return absl::InvalidArgumentError("pickle ends before STOP (truncated)");
   }
 
  private:
+  PickleRef Make(PickleValue::Kind kind) {
+    ++made_;
+    auto value = std::make_shared<PickleValue>();
+    value->kind = kind;
+    if (kind == PickleValue::Kind::kTuple || kind == PickleValue::Kind::kList ||
+        kind == PickleValue::Kind::kDict) {
+      value->depth = 1;
+    }
+    return value;
+  }
+
+  PickleRef MakeInt(int64_t v) {
+    PickleRef value = Make(PickleValue::Kind::kInt);
+    value->int_value = v;
+    return value;
+  }
+
+  PickleRef MakeString(std::string text) {
+    PickleRef value = Make(PickleValue::Kind::kString);
+    value->text = std::move(text);
+    return value;
+  }
+
+  // Checks that `child` may go into `container` and records it there (the caller inserts).
+  // A container that is already inside another may not change: python's pickler always
+  // completes an object before it places it, except to build a cycle, and freezing
+  // placed containers makes every depth final when it is recorded.
+  absl::Status Adopt(size_t at, PickleValue& container, PickleValue& child) {
+    if (container.contained || &container == &child) {
+      return Error(at, "a list or dict is changed after it was placed in another (a cyclic "
+                       "structure?), which a state dict never is");
+    }
+    container.depth = std::max(container.depth, child.depth + 1);
+    if (container.depth > kMaxPickleDepth) {
+      return Error(at, absl::StrCat("too deeply nested: more than ", kMaxPickleDepth,
+                                    " levels of lists, tuples or dicts"));
+    }
+    child.contained = true;
+    return absl::OkStatus();
+  }
+
   absl::Status Error(size_t at, const std::string& what) const {
     return absl::InvalidArgumentError(absl::StrCat("pickle offset ", at, ": ", what));
   }
@@ -162,31 +201,53 @@ class Machine {
       return absl::OkStatus();
     }
     if (f == "torch._utils._rebuild_tensor_v2") {
-      if (a.size() < 4 || a[0]->kind != PickleValue::Kind::kTensor ||
+      if (a.size() < 4 || a[0]->kind != PickleValue::Kind::kStorage ||
           a[1]->kind != PickleValue::Kind::kInt) {
-        return Error(at, "_rebuild_tensor_v2 with unexpected arguments");
+        return Error(at, "_rebuild_tensor_v2 with unexpected arguments (storage, offset, "
+                         "size, stride, ...)");
       }
       std::optional<std::vector<int64_t>> size = IntTuple(*a[2]);
       std::optional<std::vector<int64_t>> stride = IntTuple(*a[3]);
       if (!size || !stride || size->size() != stride->size()) {
         return Error(at, "_rebuild_tensor_v2 with malformed size or stride");
       }
+      if (size->size() > kMaxTensorDims) {
+        return Error(at, absl::StrCat("tensor with ", size->size(), " dimensions (at most ",
+                                      kMaxTensorDims, ")"));
+      }
       const torch::Tensor& storage = a[0]->tensor;
       const int64_t offset = a[1]->int_value;
-      // The furthest element the view touches must lie inside the storage.
-      int64_t last = offset;
-      bool empty = false;
       for (size_t d = 0; d < size->size(); ++d) {
-        if ((*size)[d] == 0) empty = true;
-        if ((*size)[d] < 0 || (*stride)[d] < 0) return Error(at, "negative size or stride");
-        last += ((*size)[d] - 1) * (*stride)[d];
+        if ((*size)[d] < 0 || (*stride)[d] < 0) {
+          return Error(at, absl::StrCat("tensor size ", Shape(*size), " or stride ",
+                                        Shape(*stride), " is negative"));
+        }
       }
-      if (!empty && (offset < 0 || last >= storage.numel())) {
-        return Error(at, "tensor view exceeds its storage (truncated file?)");
-      }
+      std::optional<int64_t> numel = CheckedNumel(*size);
+      if (!numel) return Error(at, absl::StrCat("tensor size ", Shape(*size), " overflows"));
+      if (offset < 0) return Error(at, absl::StrCat("tensor offset ", offset, " is negative"));
       PickleRef t = Make(PickleValue::Kind::kTensor);
-      t->tensor = empty ? torch::empty(*size, storage.options())
-                        : storage.as_strided(*size, *stride, offset);
+      if (*numel == 0) {
+        t->tensor = torch::empty(*size, storage.options());
+      } else {
+        // The furthest element the view touches must lie inside the storage.
+        int64_t last = offset;
+        for (size_t d = 0; d < size->size(); ++d) {
+          int64_t reach = 0;
+          if (__builtin_mul_overflow((*size)[d] - 1, (*stride)[d], &reach) ||
+              __builtin_add_overflow(last, reach, &last)) {
+            return Error(at, absl::StrCat("tensor view ", Shape(*size), " with stride ",
+                                          Shape(*stride), " overflows"));
+          }
+        }
+        if (last >= storage.numel()) {
+          return Error(at, absl::StrCat("tensor view ", Shape(*size), " with stride ",
+                                        Shape(*stride), " at offset ", offset,
+                                        " reaches element ", last, ", outside its storage of ",
+                                        storage.numel(), " elements (truncated file?)"));
+        }
+        t->tensor = storage.as_strided(*size, *stride, offset);
+      }
       stack_.push_back(t);
       return absl::OkStatus();
     }
@@ -198,9 +259,36 @@ class Machine {
     if (stack_.empty() || stack_.back()->kind != PickleValue::Kind::kDict) {
       return Error(at, "SETITEM(S) on something that is not a dict");
     }
+    PickleValue& dict = *stack_.back();
     for (size_t i = 0; i < items.size(); i += 2) {
-      stack_.back()->entries.emplace_back(items[i], items[i + 1]);
+      if (absl::Status s = Adopt(at, dict, *items[i]); !s.ok()) return s;
+      if (absl::Status s = Adopt(at, dict, *items[i + 1]); !s.ok()) return s;
+      dict.entries.emplace_back(items[i], items[i + 1]);
     }
+    return absl::OkStatus();
+  }
+
+  template <typename Index>
+  absl::Status MemoOp(size_t at, bool get) {
+    Index i;
+    if (!TakeLittle(&i)) return Error(at, "truncated operand");
+    return get ? Get(at, i) : Memo(at, i);
+  }
+
+  template <typename Length>
+  absl::Status PushString(size_t at) {
+    Length n;
+    std::string_view s;
+    if (!TakeLittle(&n) || !Take(n, &s)) return Error(at, "truncated operand");
+    stack_.push_back(MakeString(std::string(s)));
+    return absl::OkStatus();
+  }
+
+  template <typename Int>
+  absl::Status PushInt(size_t at) {
+    Int v;
+    if (!TakeLittle(&v)) return Error(at, "truncated operand");
+    stack_.push_back(MakeInt(v));
     return absl::OkStatus();
   }
 
@@ -227,30 +315,18 @@ class Machine {
         if (!name.ok()) return name.status();
         absl::StatusOr<PickleRef> module = Pop(at);
         if (!module.ok()) return module.status();
+        if ((*module)->kind != PickleValue::Kind::kString ||
+            (*name)->kind != PickleValue::Kind::kString) {
+          return Error(at, "STACK_GLOBAL needs a module and a name string");
+        }
         return Global(at, (*module)->text, (*name)->text);
       }
-      case 'q': {
-        uint8_t i;
-        if (!TakeLittle(&i)) return truncated();
-        return Memo(at, i);
-      }
-      case 'r': {
-        uint32_t i;
-        if (!TakeLittle(&i)) return truncated();
-        return Memo(at, i);
-      }
+      case 'q': return MemoOp<uint8_t>(at, /*get=*/false);   // BINPUT
+      case 'r': return MemoOp<uint32_t>(at, /*get=*/false);  // LONG_BINPUT
       case 0x94:  // MEMOIZE
         return Memo(at, static_cast<uint32_t>(memo_.size()));
-      case 'h': {
-        uint8_t i;
-        if (!TakeLittle(&i)) return truncated();
-        return Get(at, i);
-      }
-      case 'j': {
-        uint32_t i;
-        if (!TakeLittle(&i)) return truncated();
-        return Get(at, i);
-      }
+      case 'h': return MemoOp<uint8_t>(at, /*get=*/true);    // BINGET
+      case 'j': return MemoOp<uint32_t>(at, /*get=*/true);   // LONG_BINGET
       case '}':
         stack_.push_back(Make(PickleValue::Kind::kDict));
         return absl::OkStatus();
@@ -267,6 +343,9 @@ class Machine {
         absl::StatusOr<std::vector<PickleRef>> items = PopMark(at);
         if (!items.ok()) return items.status();
         PickleRef t = Make(PickleValue::Kind::kTuple);
+        for (const PickleRef& item : *items) {
+          if (absl::Status s = Adopt(at, *t, *item); !s.ok()) return s;
+        }
         t->items = std::move(*items);
         stack_.push_back(t);
         return absl::OkStatus();
@@ -280,53 +359,23 @@ class Machine {
         for (size_t i = n; i-- > 0;) {
           absl::StatusOr<PickleRef> v = Pop(at);
           if (!v.ok()) return v.status();
+          if (absl::Status s = Adopt(at, *t, **v); !s.ok()) return s;
           t->items[i] = *v;
         }
         stack_.push_back(t);
         return absl::OkStatus();
       }
-      case 'X': {  // BINUNICODE
-        uint32_t n;
-        std::string_view s;
-        if (!TakeLittle(&n) || !Take(n, &s)) return truncated();
-        stack_.push_back(MakeString(std::string(s)));
-        return absl::OkStatus();
-      }
+      case 'X':   // BINUNICODE
+      case 'T':   // BINSTRING
+      case 'B':   // BINBYTES
+        return PushString<uint32_t>(at);
       case 0x8c:  // SHORT_BINUNICODE
       case 'U':   // SHORT_BINSTRING
-      case 'C': { // SHORT_BINBYTES
-        uint8_t n;
-        std::string_view s;
-        if (!TakeLittle(&n) || !Take(n, &s)) return truncated();
-        stack_.push_back(MakeString(std::string(s)));
-        return absl::OkStatus();
-      }
-      case 'T':    // BINSTRING
-      case 'B': {  // BINBYTES
-        uint32_t n;
-        std::string_view s;
-        if (!TakeLittle(&n) || !Take(n, &s)) return truncated();
-        stack_.push_back(MakeString(std::string(s)));
-        return absl::OkStatus();
-      }
-      case 'J': {
-        int32_t v;
-        if (!TakeLittle(&v)) return truncated();
-        stack_.push_back(MakeInt(v));
-        return absl::OkStatus();
-      }
-      case 'K': {
-        uint8_t v;
-        if (!TakeLittle(&v)) return truncated();
-        stack_.push_back(MakeInt(v));
-        return absl::OkStatus();
-      }
-      case 'M': {
-        uint16_t v;
-        if (!TakeLittle(&v)) return truncated();
-        stack_.push_back(MakeInt(v));
-        return absl::OkStatus();
-      }
+      case 'C':   // SHORT_BINBYTES
+        return PushString<uint8_t>(at);
+      case 'J': return PushInt<int32_t>(at);   // BININT
+      case 'K': return PushInt<uint8_t>(at);   // BININT1
+      case 'M': return PushInt<uint16_t>(at);  // BININT2
       case 0x8a: {  // LONG1: little-endian two's complement of n bytes
         uint8_t n;
         std::string_view s;
@@ -363,6 +412,9 @@ class Machine {
         if (!pid.ok()) return pid.status();
         absl::StatusOr<PickleRef> storage = load_(**pid);
         if (!storage.ok()) return storage.status();
+        if (*storage == nullptr || (*storage)->kind != PickleValue::Kind::kStorage) {
+          return Error(at, "the persistent id loader returned something other than a storage");
+        }
         stack_.push_back(*storage);
         return absl::OkStatus();
       }
@@ -392,6 +444,7 @@ class Machine {
         if (stack_.empty() || stack_.back()->kind != PickleValue::Kind::kList) {
           return Error(at, "APPEND to something that is not a list");
         }
+        if (absl::Status s = Adopt(at, *stack_.back(), **value); !s.ok()) return s;
         stack_.back()->items.push_back(*value);
         return absl::OkStatus();
       }
@@ -401,7 +454,10 @@ class Machine {
         if (stack_.empty() || stack_.back()->kind != PickleValue::Kind::kList) {
           return Error(at, "APPENDS to something that is not a list");
         }
-        for (PickleRef& v : *items) stack_.back()->items.push_back(std::move(v));
+        for (PickleRef& v : *items) {
+          if (absl::Status s = Adopt(at, *stack_.back(), *v); !s.ok()) return s;
+          stack_.back()->items.push_back(std::move(v));
+        }
         return absl::OkStatus();
       }
       default:
@@ -415,9 +471,47 @@ class Machine {
   std::vector<PickleRef> stack_;
   std::vector<size_t> marks_;
   std::map<uint32_t, PickleRef> memo_;
+  int64_t made_ = 0;  // objects made so far
 };
 
 }  // namespace
+
+PickleValue::~PickleValue() {
+  // The default destructor would recurse once per level. Instead the children move to a work
+  // list; a child this tree owns alone gives up its own children to the list before it dies.
+  std::vector<PickleRef> pending = std::move(items);
+  for (auto& [key, value] : entries) {
+    pending.push_back(std::move(key));
+    pending.push_back(std::move(value));
+  }
+  entries.clear();
+  while (!pending.empty()) {
+    PickleRef next = std::move(pending.back());
+    pending.pop_back();
+    if (next == nullptr || next.use_count() != 1) continue;
+    for (PickleRef& item : next->items) pending.push_back(std::move(item));
+    next->items.clear();
+    for (auto& [key, value] : next->entries) {
+      pending.push_back(std::move(key));
+      pending.push_back(std::move(value));
+    }
+    next->entries.clear();
+  }  // `next` dies here with no children, so its destructor does not recurse
+}
+
+std::optional<int64_t> CheckedNumel(const std::vector<int64_t>& sizes) {
+  int64_t product = 1;
+  bool zero = false;
+  for (int64_t s : sizes) {
+    if (s < 0) return std::nullopt;
+    if (s == 0) {
+      zero = true;
+    } else if (__builtin_mul_overflow(product, s, &product)) {
+      return std::nullopt;
+    }
+  }
+  return zero ? 0 : product;
+}
 
 std::optional<torch::Dtype> StorageDtype(const std::string& global) {
   static const std::pair<const char*, torch::Dtype> kTypes[] = {

@@ -22,10 +22,19 @@ using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
 // Reads `path`. NOT_FOUND when the file does not exist; INVALID_ARGUMENT naming the file and
 // the problem when it is not a torch.save zip archive, is truncated, or does not hold a
 // dict of tensors. A leading "module." (DataParallel) on every key is removed.
+//
+// The file is untrusted: what it can make the reader allocate is bounded by its own size.
+// An entry larger than the file (torch.save stores entries uncompressed: a deflate bomb),
+// storages or copies of strided views that together exceed the file, sizes that overflow,
+// views outside their storage and pickles nested too deeply are refused before any
+// allocation, with a message that says which ("too large", "too deeply nested", "entry
+// data/3 is missing", ...). Each storage is read once; the tensors that view it share it.
 absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path);
 
 // Copies `state` into `module`'s parameters and buffers by name. Every parameter and buffer
-// of the module must be present with the same shape; entries whose name starts with one of
+// of the module must be present with the same shape, except BatchNorm's
+// `num_batches_tracked` counters, which python tolerates missing (the module keeps its
+// own); entries whose name starts with one of
 // `ignored_prefixes` (e.g. "fc." when the module has its own head) are skipped; any other
 // entry the module lacks is an error. INVALID_ARGUMENT naming `path` (for the message only)
 // and the first mismatches.
