@@ -5,6 +5,7 @@
 # tests/fuzz/regressions/<target>/ once the bug is fixed).
 #
 #   tests/fuzz/run.sh                      # every target, FUZZ_RUNS=20000 each
+#   FUZZ_RUNS=1000000 tests/fuzz/run.sh fuzz_state_dict   # the weights reader (needs LibTorch)
 #   FUZZ_RUNS=200000 tests/fuzz/run.sh fuzz_rpc_requests
 #
 # env: FUZZ_RUNS (executions per target), FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (build
@@ -18,13 +19,14 @@ RUNS="${FUZZ_RUNS:-20000}"
 BUILD="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 ARTIFACTS="${FUZZ_ARTIFACTS:-$BUILD/artifacts}"
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_study_spec fuzz_rpc_requests)
 
 command -v clang++-14 >/dev/null || {
   echo "run.sh: needs clang-14 libfuzzer-14-dev libclang-rt-14-dev (apt-get install)" >&2; exit 2; }
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+if [ ! -f "$BUILD/CMakeCache.txt" ] || [ ! -f "$BUILD/fuzz_targets.txt" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$HERE" -B "$BUILD" -DTUNER_BUILD_FUZZERS=ON >/dev/null
 fi
+# Default: every target this build can make (fuzz_state_dict only where LibTorch is found).
+[ ${#TARGETS[@]} -gt 0 ] || mapfile -t TARGETS < "$BUILD/fuzz_targets.txt"
 cmake --build "$BUILD" -j"${FUZZ_JOBS:-2}" --target "${TARGETS[@]}"
 
 mkdir -p "$ARTIFACTS"
