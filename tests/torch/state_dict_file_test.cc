@@ -293,6 +293,11 @@ TEST(StateDictFile, NegativeStrideAndOffsetAreRefused) {
   WriteArchive(dir.File("neg.pth"), {{"data.pkl", q.Done()}, {"data/0", Floats(4)}});
   ExpectRefused(ReadStateDictFile(dir.File("neg.pth")), dir.File("neg.pth"),
                 "offset -1 is negative");
+  PickleWriter r;
+  r.Op("}(").Str("w").Tensor("0", -5, 0, {2}, {1}).Op("u");
+  WriteArchive(dir.File("neg.pth"), {{"data.pkl", r.Done()}, {"data/0", Floats(4)}});
+  ExpectRefused(ReadStateDictFile(dir.File("neg.pth")), dir.File("neg.pth"),
+                "storage 0 has a negative size");
 }
 
 TEST(StateDictFile, SizesThatOverflowAreRefused) {

@@ -236,9 +236,9 @@ absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path) {
       if (!dtype) return Bad(path, absl::StrCat("unsupported storage ", pid.items[1]->text));
       const std::string& key = pid.items[2]->text;
       const int64_t numel = pid.items[4]->int_value;
+      if (numel < 0) return Bad(path, absl::StrCat("storage ", key, " has a negative size"));
       int64_t bytes = 0;
-      if (numel < 0 || __builtin_mul_overflow(numel, static_cast<int64_t>(torch::elementSize(*dtype)),
-                                              &bytes)) {
+      if (__builtin_mul_overflow(numel, static_cast<int64_t>(torch::elementSize(*dtype)), &bytes)) {
         return Bad(path, absl::StrCat("too large: storage ", key, " of ", numel, " elements"));
       }
       if (auto it = storages.find(key); it != storages.end()) {
