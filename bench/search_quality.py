@@ -303,7 +303,7 @@ def run_ours(server, problem, sampler, seed, trials, parallel):
     f, space, _, noise = PROBLEMS[problem]
     spec = "\n".join([
         f"name: sq-{problem}-{sampler}-{seed}-p{parallel}",
-        "objective: {metric: loss, direction: minimize}",
+        "objective: {metric: val_loss, direction: minimize}",
         f"algorithm: {{kind: random, max_trials: {trials}}}",
         OURS[sampler], f"seed: {seed}", "max_attempts: 1", space_yaml(space),
         "trainer: {kind: synthetic, epochs: 1}", ""])

@@ -565,7 +565,8 @@ absl::Status ReadPruner(const YAML::Node* node, StudySpec* spec) {
 
 absl::Status ReadObjective(const YAML::Node* node, StudySpec* spec) {
   if (node == nullptr) return absl::OkStatus();
-  absl::StatusOr<Fields> fields = ReadFields(*node, "objective", {"metric", "direction"});
+  absl::StatusOr<Fields> fields =
+      ReadFields(*node, "objective", {"metric", "direction", "reduce"});
   if (!fields.ok()) return fields.status();
   absl::StatusOr<std::string> metric =
       ReadName(*fields, "objective", "metric", "/:", spec->objective_metric, *node);
@@ -573,8 +574,12 @@ absl::Status ReadObjective(const YAML::Node* node, StudySpec* spec) {
   absl::StatusOr<std::string> direction =
       ReadEnum(*fields, "objective", "direction", {"maximize", "minimize"}, "maximize", *node);
   if (!direction.ok()) return direction.status();
+  absl::StatusOr<std::string> reduce =
+      ReadEnum(*fields, "objective", "reduce", {"best", "last"}, "best", *node);
+  if (!reduce.ok()) return reduce.status();
   spec->objective_metric = *metric;
   spec->maximize = *direction == "maximize";
+  spec->objective_reduce_last = *reduce == "last";
   return absl::OkStatus();
 }
 

@@ -65,6 +65,9 @@ struct StudySpec {
   std::string name;
   std::string objective_metric = "val_accuracy";
   bool maximize = true;
+  // An execution's value: its best epoch by the objective (Keras Tuner's rule), or with
+  // `objective.reduce: last` its last epoch (the one whose weights it ends with).
+  bool objective_reduce_last = false;
   Algorithm algorithm = Algorithm::kRandom;
   int max_trials = 10;          // random and asha
   HyperbandSpec hyperband;      // hyperband only

@@ -71,7 +71,9 @@ int main(int argc, char** argv) {
   app.add_option("--name", options.name, "worker name, unique per process (default host:pid)")
       ->envname("TUNER_WORKER_NAME");
   app.add_option("--device", device, "auto | cpu | cuda:N")->envname("TUNER_DEVICE");
-  app.add_option("--threads", options.threads, "CPU threads for training (0: library default)")
+  app.add_option("--threads", options.threads,
+                 "CPU threads for training (0: the CPUs this process may use); results depend "
+                 "on it")
       ->envname("TUNER_THREADS")
       ->check(CLI::Range(0, 4096));
   app.add_option("--cache-dir", options.cache_dir, "node-local cache directory")

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace tuner::worker {
 namespace {
@@ -99,18 +100,6 @@ double Normal(uint64_t seed, int epoch, uint64_t params_hash) {
   const double u1 = 1 - Unit(k1);  // (0, 1]: log is finite
   const double u2 = Unit(k2);
   return std::sqrt(-2 * std::log(u1)) * std::cos(2 * kPi * u2);
-}
-
-absl::Status ReadNumber(const nlohmann::json& config, const char* key, double min, double max,
-                        const char* allowed, double* out) {
-  auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_number() || !(it->get<double>() >= min) || !(it->get<double>() <= max)) {
-    return absl::InvalidArgumentError(absl::StrCat("trainer.", key, ": must be ", allowed,
-                                                   " (got ", it->dump(), ")"));
-  }
-  *out = it->get<double>();
-  return absl::OkStatus();
 }
 
 // One execution's state at the last epoch that every execution finished.
@@ -212,38 +201,6 @@ bool SleepUnlessStopped(double seconds, const TrialContext& context) {
 
 }  // namespace
 
-absl::StatusOr<SyntheticConfig> ParseSyntheticConfig(const nlohmann::json& trainer_config) {
-  SyntheticConfig config;
-  if (trainer_config.is_null()) return config;
-  if (!trainer_config.is_object()) {
-    return absl::InvalidArgumentError("trainer: must be a mapping of keys to values");
-  }
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  if (auto s = ReadNumber(trainer_config, "sleep_seconds", 0, 86400, "a number in [0, 86400]",
-                          &config.sleep_seconds);
-      !s.ok()) {
-    return s;
-  }
-  if (auto s = ReadNumber(trainer_config, "noise", 0, kInf, "a number >= 0", &config.noise);
-      !s.ok()) {
-    return s;
-  }
-  if (auto s = ReadNumber(trainer_config, "fail_probability", 0, 1, "a number in [0, 1]",
-                          &config.fail_probability);
-      !s.ok()) {
-    return s;
-  }
-  auto nan = trainer_config.find("nan_at_epoch");
-  if (nan != trainer_config.end() && !nan->is_null()) {
-    if (!nan->is_number_integer() || nan->get<int64_t>() < 1 || nan->get<int64_t>() > 1000000) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "trainer.nan_at_epoch: must be an integer epoch >= 1 (got ", nan->dump(), ")"));
-    }
-    config.nan_at_epoch = static_cast<int>(nan->get<int64_t>());
-  }
-  return config;
-}
-
 std::map<std::string, double> SyntheticMetrics(const search::Params& params, int epoch,
                                                uint64_t seed, double noise) {
   const uint64_t hash = ParamsHash(params);
@@ -259,19 +216,17 @@ std::map<std::string, double> SyntheticMetrics(const search::Params& params, int
           {"lr", lr ? *lr : 1e-3}};
 }
 
-double SyntheticObjective(std::map<std::string, double>& metrics, const std::string& objective,
-                          bool maximize) {
-  auto it = metrics.find(objective);
-  if (it != metrics.end()) return it->second;
-  const double value = maximize ? metrics["val_accuracy"] : metrics["val_loss"];
-  metrics[objective] = value;
-  return value;
-}
-
 absl::StatusOr<TrainResult> SyntheticTrainer::Train(const TrialAssignment& a,
                                                     TrialContext& context) {
   absl::StatusOr<SyntheticConfig> config = ParseSyntheticConfig(a.trainer_config);
   if (!config.ok()) return config.status();
+  const std::vector<std::string>& reported = SyntheticReportedMetrics();
+  if (std::find(reported.begin(), reported.end(), a.objective_metric) == reported.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("objective.metric: \"", a.objective_metric,
+                     "\" is not reported by the synthetic trainer (allowed: ",
+                     absl::StrJoin(reported, ", "), ")"));
+  }
   if (a.budget_epochs < 1) return absl::InvalidArgumentError("budget_epochs: must be >= 1");
   if (a.executions < 1) return absl::InvalidArgumentError("executions: must be >= 1");
   if (a.start_epoch < 0 || a.start_epoch >= a.budget_epochs) {
@@ -315,7 +270,7 @@ absl::StatusOr<TrainResult> SyntheticTrainer::Train(const TrialAssignment& a,
       report.execution = x;
       report.epoch = epoch;
       report.metrics = SyntheticMetrics(a.params, epoch, a.seed + x, config->noise);
-      report.value = SyntheticObjective(report.metrics, a.objective_metric, a.maximize);
+      report.value = report.metrics.at(a.objective_metric);
       staged.push_back(report);
       if (!context.ReportEpoch(report)) {
         stopped = true;
@@ -335,9 +290,22 @@ absl::StatusOr<TrainResult> SyntheticTrainer::Train(const TrialAssignment& a,
   result.epochs_done = completed;
   result.stopped = completed < a.budget_epochs;
   if (completed > 0) {
-    for (const Execution& run : runs) {
-      result.value += run.values.back() / a.executions;
-      for (const auto& [name, value] : run.metrics) result.metrics[name] += value / a.executions;
+    for (int x = 0; x < a.executions; ++x) {
+      // Keras Tuner's rule: each execution counts with its best epoch (reduce: last, its last).
+      const std::vector<double>& values = runs[x].values;
+      size_t at = values.size() - 1;
+      if (!a.reduce_last) {
+        at = 0;
+        for (size_t e = 1; e < values.size(); ++e) {
+          if (a.maximize ? values[e] > values[at] : values[e] < values[at]) at = e;
+        }
+      }
+      result.value += values[at] / a.executions;
+      const std::map<std::string, double> metrics =
+          at + 1 == values.size()
+              ? runs[x].metrics
+              : SyntheticMetrics(a.params, static_cast<int>(at) + 1, a.seed + x, config->noise);
+      for (const auto& [name, value] : metrics) result.metrics[name] += value / a.executions;
     }
     if (!a.checkpoint_out_path.empty()) {
       if (auto s = WriteCheckpoint(a, completed, runs); !s.ok()) return s;

@@ -35,20 +35,9 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "trial-worker/trainer.h"
+#include "trial-worker/training/synthetic_config.h"
 
 namespace tuner::worker {
-
-// The synthetic keys of a trainer section, validated.
-struct SyntheticConfig {
-  double sleep_seconds = 0;
-  double noise = 0.01;
-  double fail_probability = 0;
-  std::optional<int> nan_at_epoch;
-};
-
-// INVALID_ARGUMENT naming the key (e.g. "trainer.noise: must be a number >= 0"). Keys other
-// than the four above are ignored: they belong to other parts of the trainer section.
-absl::StatusOr<SyntheticConfig> ParseSyntheticConfig(const nlohmann::json& trainer_config);
 
 // The metrics of one epoch of one execution, whose seed is the trial's seed + execution:
 // val_accuracy (v), val_loss (1 - v), train_loss (noise-free, a little below val_loss) and lr
@@ -56,15 +45,11 @@ absl::StatusOr<SyntheticConfig> ParseSyntheticConfig(const nlohmann::json& train
 std::map<std::string, double> SyntheticMetrics(const search::Params& params, int epoch,
                                                uint64_t seed, double noise);
 
-// Picks the objective from the metrics: the metric of that name when there is one, otherwise
-// a stand-in (val_accuracy when maximizing, val_loss when minimizing) that is also added to
-// the metrics under the objective's name.
-double SyntheticObjective(std::map<std::string, double>& metrics, const std::string& objective,
-                          bool maximize);
-
 // Stateless; thread-safe (the Trainer contract asks only for thread-compatible).
 // Executions run epoch by epoch side by side (epoch 1 of each, then epoch 2, ...), so after a
-// stop every execution has the same epochs and the value is their mean at that epoch.
+// stop every execution has the same epochs. The value is the mean over executions of each
+// one's best epoch (Keras Tuner's rule), or of its last with TrialAssignment::reduce_last;
+// the metrics are those of the same epochs.
 // Checkpoint: JSON {trainer: "synthetic", trial_id, seed, epoch, executions: [{values: [...],
 // metrics: {...}}]} with each execution's per-epoch values and last metrics.
 class SyntheticTrainer final : public Trainer {

@@ -26,6 +26,9 @@ struct TrialAssignment {
   nlohmann::json trainer_config;   // the spec's trainer section
   std::string objective_metric = "val_accuracy";
   bool maximize = true;
+  // objective.reduce: false (best) = an execution's value is its best epoch by the objective
+  // and it keeps that epoch's weights; true (last) = its last epoch.
+  bool reduce_last = false;
   int start_epoch = 0;             // epochs already trained; > 0 means resume
   int budget_epochs = 1;           // train up to this epoch, inclusive
   int executions = 1;              // executions_per_trial: runs with seeds seed, seed+1, ...
@@ -33,7 +36,7 @@ struct TrialAssignment {
   std::string resume_checkpoint_path;  // local file; empty when start_epoch == 0
   std::string checkpoint_out_path;     // where to write a checkpoint; empty: none wanted
   std::string device = "cpu";          // cpu | cuda:N (resolved by the worker)
-  int threads = 0;                     // CPU threads; 0 = library default
+  int threads = 0;                     // CPU threads; 0 = the CPUs of its affinity mask
   std::string cache_dir;               // node-local cache directory (may be empty)
 };
 
@@ -57,7 +60,8 @@ class TrialContext {
 };
 
 struct TrainResult {
-  double value = 0;                    // objective, mean over executions
+  double value = 0;                    // objective: mean over executions of each one's
+                                       // reported epoch (best, or last: reduce_last)
   std::map<std::string, double> metrics;
   int epochs_done = 0;
   bool checkpoint_written = false;     // at assignment.checkpoint_out_path

@@ -27,6 +27,7 @@ absl::StatusOr<TrialAssignment> AssignmentFromProto(const v1::AcquireTrialRespon
   a.trainer_config = std::move(*config);
   if (!trial.objective_metric().empty()) a.objective_metric = trial.objective_metric();
   a.maximize = trial.direction() != v1::MINIMIZE;
+  a.reduce_last = trial.objective_reduce() == v1::REDUCE_LAST;
   a.start_epoch = trial.start_epoch();
   a.budget_epochs = trial.budget_epochs();
   a.executions = std::max(1, trial.executions());

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "tuner-server/convert.h"
+#include "trial-worker/training/trainer_spec.h"
 
 namespace tuner::server {
 namespace {
@@ -263,6 +264,10 @@ void Scheduler::CreateStudy(const v1::CreateStudyRequest& request,
   absl::StatusOr<search::StudySpec> spec = search::ParseStudySpec(request.spec_yaml());
   if (!spec.ok()) {
     done(spec.status());
+    return;
+  }
+  if (absl::Status s = worker::ValidateTrainerSpec(*spec); !s.ok()) {
+    done(s);
     return;
   }
   auto policy = search::MakePolicy(*spec);

@@ -154,6 +154,8 @@ bool Scheduler::TryLease(int64_t worker_id, bool accepts_ensembles,
     ParamsToProto(record.params, response->mutable_params());
     response->set_trainer_config_json(study.spec.trainer_json);
     response->set_objective_metric(study.spec.objective_metric);
+    response->set_objective_reduce(study.spec.objective_reduce_last ? v1::REDUCE_LAST
+                                                                    : v1::REDUCE_BEST);
     response->set_direction(study.spec.maximize ? v1::MAXIMIZE : v1::MINIMIZE);
     // A trial resumes from its checkpoint when it has one (a promotion, or a re-lease after
     // its rung's checkpoint was saved); otherwise it starts from scratch.

@@ -13,7 +13,7 @@ namespace {
 
 TEST(Backbones, EveryBackboneMapsImagesToItsFeatureDim) {
   torch::NoGradGuard no_grad;
-  for (const std::string& name : BackboneNames()) {
+  for (const std::string& name : TorchBackboneNames()) {
     absl::StatusOr<std::shared_ptr<BackboneImpl>> backbone = MakeBackbone(name, 32);
     ASSERT_TRUE(backbone.ok()) << name << ": " << backbone.status();
     (*backbone)->eval();

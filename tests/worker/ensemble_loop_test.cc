@@ -72,7 +72,7 @@ class EnsembleLoopTest : public ::testing::Test {
     request.set_spec_yaml(
         "name: ens\nalgorithm: {kind: random, max_trials: 3}\nseed: 9\nkeep_checkpoints: true\n"
         "search_space:\n  units: {type: int, min: 1, max: 1000}\n"
-        "trainer: {kind: torch, epochs: 1}\n");
+        "trainer: {kind: torch, epochs: 1, dataset: {name: cifar10, path: /data/cifar10}}\n");
     v1::CreateStudyResponse response;
     grpc::ClientContext context;
     EXPECT_TRUE(server_.studies().CreateStudy(&context, request, &response).ok());

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -132,26 +133,43 @@ TEST(SyntheticTrainer, LearningRateNearOneEMinusThreeIsBest) {
   EXPECT_EQ(best_lr, 1e-3);
 }
 
-TEST(SyntheticTrainer, ValueIsTheMeanOverExecutionsOfTheLastEpoch) {
+// Keras Tuner's rule: each execution counts with its best epoch, the trial with their mean;
+// objective.reduce: last takes the last epochs instead.
+TEST(SyntheticTrainer, ValueIsTheMeanOverExecutionsOfEachOnesBestEpoch) {
   SyntheticTrainer trainer;
-  TrialAssignment a = Assignment(4);
+  TrialAssignment a = Assignment(6, {{"noise", 0.2}});  // noisy: the best is not the last
   a.executions = 3;
   RecordingContext context;
   auto result = trainer.Train(a, context);
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(context.reports.size(), 12u);
-  double sum = 0;
-  std::set<int> executions;
+  ASSERT_EQ(context.reports.size(), 18u);
+  std::map<int, const EpochReport*> best, last;
   for (const EpochReport& report : context.reports) {
-    if (report.epoch == 4) {
-      sum += report.value;
-      executions.insert(report.execution);
-    }
+    const EpochReport*& b = best[report.execution];
+    if (b == nullptr || report.value > b->value) b = &report;
+    if (report.epoch == 6) last[report.execution] = &report;
   }
-  EXPECT_EQ(executions, (std::set<int>{0, 1, 2}));
-  EXPECT_NEAR(result->value, sum / 3, 1e-12);
+  ASSERT_EQ(best.size(), 3u);
+  double best_sum = 0, best_loss = 0, last_sum = 0;
+  bool some_best_is_not_last = false;
+  for (int x = 0; x < 3; ++x) {
+    best_sum += best[x]->value;
+    best_loss += best[x]->metrics.at("val_loss");
+    last_sum += last[x]->value;
+    some_best_is_not_last = some_best_is_not_last || best[x]->epoch != 6;
+  }
+  ASSERT_TRUE(some_best_is_not_last) << "the noise should make a best epoch before the last";
+  EXPECT_NEAR(result->value, best_sum / 3, 1e-12);
+  EXPECT_NEAR(result->metrics.at("val_accuracy"), best_sum / 3, 1e-12);
+  EXPECT_NEAR(result->metrics.at("val_loss"), best_loss / 3, 1e-12);
   // Executions differ by their seed (seed + execution): their noise differs.
   EXPECT_NE(context.reports[0].value, context.reports[1].value);
+
+  a.reduce_last = true;
+  RecordingContext again;
+  result = trainer.Train(a, again);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_NEAR(result->value, last_sum / 3, 1e-12);
 }
 
 TEST(SyntheticTrainer, ResumeFromCheckpointContinuesExactly) {
@@ -298,15 +316,16 @@ TEST(SyntheticTrainer, ValLossObjectiveIsOneMinusAccuracy) {
   EXPECT_DOUBLE_EQ(result->value, result->metrics.at("val_loss"));
 }
 
-TEST(SyntheticTrainer, UnknownObjectiveGetsAStandIn) {
+TEST(SyntheticTrainer, AnObjectiveItDoesNotReportIsRefusedNamingTheAllowedOnes) {
   SyntheticTrainer trainer;
   TrialAssignment a = Assignment(2);
-  a.objective_metric = "val_top5";
+  a.objective_metric = "val_acc";
   RecordingContext context;
   auto result = trainer.Train(a, context);
-  ASSERT_TRUE(result.ok());
-  EXPECT_DOUBLE_EQ(result->value, result->metrics.at("val_top5"));
-  EXPECT_DOUBLE_EQ(result->value, result->metrics.at("val_accuracy"));
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(result.status().message().find("val_accuracy, val_loss"), std::string::npos)
+      << result.status();
+  EXPECT_TRUE(context.reports.empty());
 }
 
 }  // namespace

@@ -7,12 +7,6 @@
 
 namespace tuner::worker::torchtrainer {
 
-const std::vector<std::string>& BackboneNames() {
-  static const std::vector<std::string> kNames = {"resnet50", "lenet5", "vgg_bn",
-                                                  "resnet18_cifar", "small_cnn"};
-  return kNames;
-}
-
 absl::StatusOr<std::shared_ptr<BackboneImpl>> MakeBackbone(const std::string& name,
                                                            int64_t input_size) {
   const auto too_small = [&](int64_t min) {
@@ -43,7 +37,7 @@ absl::StatusOr<std::shared_ptr<BackboneImpl>> MakeBackbone(const std::string& na
   }
   return absl::InvalidArgumentError(absl::StrCat("trainer.backbone.name: unknown backbone \"",
                                                  name, "\" (allowed: ",
-                                                 absl::StrJoin(BackboneNames(), ", "), ")"));
+                                                 absl::StrJoin(TorchBackboneNames(), ", "), ")"));
 }
 
 }  // namespace tuner::worker::torchtrainer

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "absl/status/statusor.h"
+#include "trial-worker/training/torch_config.h"
 
 namespace tuner::worker::torchtrainer {
 
@@ -23,9 +24,6 @@ class BackboneImpl : public torch::nn::Module {
   virtual int64_t feature_dim() const = 0;
   virtual std::vector<std::shared_ptr<torch::nn::Module>> Stages() = 0;
 };
-
-// Names MakeBackbone knows, in the order error messages list them.
-const std::vector<std::string>& BackboneNames();
 
 // A freshly initialised backbone for images of `input_size` pixels. INVALID_ARGUMENT
 // "trainer.backbone.name: unknown backbone ..." for other names, or when the input is too

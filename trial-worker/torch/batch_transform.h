@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-#include "trial-worker/torch/trainer_config.h"
+#include "trial-worker/training/torch_config.h"
 
 namespace tuner::worker::torchtrainer {
 

@@ -24,7 +24,7 @@
 #include "trial-worker/torch/batch_transform.h"
 #include "trial-worker/torch/datasets.h"
 #include "trial-worker/torch/resnet.h"
-#include "trial-worker/torch/trainer_config.h"
+#include "trial-worker/training/torch_config.h"
 #include "trial-worker/torch/transfer_head.h"
 
 namespace {

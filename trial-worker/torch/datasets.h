@@ -10,7 +10,7 @@
 #include <torch/torch.h>
 
 #include "absl/status/statusor.h"
-#include "trial-worker/torch/trainer_config.h"
+#include "trial-worker/training/torch_config.h"
 
 namespace tuner::worker::torchtrainer {
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -28,6 +27,7 @@ Execution::Execution(const ExecutionSetup& setup, uint64_t seed)
       device_(setup.device),
       amp_(setup.amp),
       maximize_(setup.maximize),
+      reduce_last_(setup.reduce_last),
       schedule_epochs_(std::max(1, setup.schedule_epochs)),
       backbone_(setup.backbone) {
   torch::manual_seed(seed);
@@ -93,8 +93,14 @@ Execution::Execution(const ExecutionSetup& setup, uint64_t seed)
     optimizer_ = std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(lr));
   }
   lr_ = lr;
-  // Finite sentinels: checkpoints keep them in JSON, which has no infinities.
-  plateau_best_ = best_value_ = (maximize_ ? -1 : 1) * std::numeric_limits<double>::max();
+  if (config_.early_stopping) {
+    early_stopping_.emplace(config_.early_stopping_monitor, config_.early_stopping_patience,
+                            config_.early_stopping_start_from_epoch);
+  }
+  if (config_.reduce_lr) {
+    plateau_.emplace(config_.reduce_lr_monitor, config_.reduce_lr_factor,
+                     config_.reduce_lr_patience, config_.reduce_lr_cooldown, config_.min_lr);
+  }
 }
 
 void Execution::SetTraining(bool training) {
@@ -222,70 +228,84 @@ std::vector<torch::Tensor> Execution::TrainableState() {
   return out;
 }
 
+std::vector<torch::Tensor> Execution::CopyOfTrainableState() {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> out;
+  for (const torch::Tensor& t : TrainableState()) out.push_back(t.detach().clone());
+  return out;
+}
+
 void Execution::EndEpoch(int epoch, double value, const std::map<std::string, double>& metrics) {
   epochs_done_ = epoch;
-  last_value_ = value;
-  last_metrics_ = metrics;
-  if (config_.reduce_lr) {
-    if (Better(value, plateau_best_)) {
-      plateau_best_ = value;
-      plateau_wait_ = 0;
-    } else if (++plateau_wait_ >= config_.reduce_lr_patience) {
-      plateau_factor_ *= config_.reduce_lr_factor;
-      plateau_wait_ = 0;
-    }
+  last_ = Snapshot{epoch, value, metrics, {}};
+  if (plateau_) {
+    const double lr = plateau_->Update(metrics.at(config_.reduce_lr_monitor.metric), lr_);
+    plateau_factor_ = lr / std::max(1e-300, group_base_lr_[0]);
   }
-  if (Better(value, best_value_) || best_epoch_ == 0) {
-    best_value_ = value;
-    best_epoch_ = epoch;
-    best_metrics_ = metrics;
-    stop_wait_ = 0;
-    if (config_.early_stopping && config_.restore_best) {
-      torch::NoGradGuard no_grad;
-      best_state_.clear();
-      for (const torch::Tensor& t : TrainableState()) best_state_.push_back(t.detach().clone());
+  // One copy of the weights serves both snapshots when they improve in the same epoch.
+  std::vector<torch::Tensor> weights;
+  const auto weights_now = [&] {
+    if (weights.empty()) weights = CopyOfTrainableState();
+    return weights;
+  };
+  if (best_.epoch == 0 || Better(value, best_.value)) {
+    best_ = Snapshot{epoch, value, metrics, reduce_last_ ? std::vector<torch::Tensor>{}
+                                                         : weights_now()};
+  }
+  if (early_stopping_) {
+    const EarlyStopping::Step step =
+        early_stopping_->Update(epoch, metrics.at(config_.early_stopping_monitor.metric));
+    if (step.improved) {
+      monitor_best_ = Snapshot{epoch, value, metrics,
+                               config_.restore_best ? weights_now() : std::vector<torch::Tensor>{}};
     }
-  } else if (config_.early_stopping && ++stop_wait_ >= config_.early_stopping_patience) {
-    done_ = true;
-    if (config_.restore_best && !best_state_.empty()) {
-      torch::NoGradGuard no_grad;
-      std::vector<torch::Tensor> state = TrainableState();
-      for (size_t i = 0; i < state.size() && i < best_state_.size(); ++i) {
-        state[i].copy_(best_state_[i]);
+    if (step.stop) {
+      done_ = true;
+      if (config_.restore_best && !monitor_best_.weights.empty() && monitor_best_.epoch != epoch) {
+        torch::NoGradGuard no_grad;
+        std::vector<torch::Tensor> state = TrainableState();
+        for (size_t i = 0; i < state.size(); ++i) state[i].copy_(monitor_best_.weights[i]);
       }
     }
   }
 }
 
-double Execution::Objective() const {
-  const bool best = config_.early_stopping && config_.restore_best && best_epoch_ > 0;
-  return best ? best_value_ : last_value_;
+const Execution::Snapshot& Execution::Reported() const {
+  if (!reduce_last_) return best_;
+  if (early_stopping_ && config_.restore_best && monitor_best_.epoch > 0) return monitor_best_;
+  return last_;
 }
 
-const std::map<std::string, double>& Execution::ObjectiveMetrics() const {
-  return config_.early_stopping && config_.restore_best && best_epoch_ > 0 ? best_metrics_
-                                                                            : last_metrics_;
+void Execution::UseReportedWeights() {
+  const Snapshot& reported = Reported();
+  if (reported.weights.empty()) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> state = TrainableState();
+  for (size_t i = 0; i < state.size(); ++i) state[i].copy_(reported.weights[i]);
+}
+
+nlohmann::json Execution::SnapshotJson(const Snapshot& snapshot) {
+  return {{"epoch", snapshot.epoch},
+          {"value", snapshot.value},
+          {"metrics", snapshot.metrics},
+          {"weights", !snapshot.weights.empty()}};
 }
 
 void Execution::Save(torch::serialize::OutputArchive& archive) {
   const nlohmann::json state = {
       {"lr", lr_},
-      {"last_value", last_value_},
       {"plateau_factor", plateau_factor_},
-      {"plateau_best", plateau_best_},
-      {"plateau_wait", plateau_wait_},
-      {"best_value", best_value_},
-      {"best_epoch", best_epoch_},
-      {"stop_wait", stop_wait_},
+      {"early_stopping", early_stopping_ ? early_stopping_->ToJson() : nlohmann::json()},
+      {"plateau", plateau_ ? plateau_->ToJson() : nlohmann::json()},
       {"done", done_},
       {"epochs_done", epochs_done_},
       {"loss_scale", loss_scale_},
-      {"last_metrics", last_metrics_},
-      {"best_metrics", best_metrics_},
-      {"has_backbone", backbone_ != nullptr},
-      {"best_state", best_state_.size()}};
+      {"last", SnapshotJson(last_)},
+      {"best", SnapshotJson(best_)},
+      {"monitor_best", SnapshotJson(monitor_best_)},
+      {"has_backbone", backbone_ != nullptr}};
   archive.write("state", c10::IValue(state.dump()));
-  torch::serialize::OutputArchive head, optimizer, best;
+  torch::serialize::OutputArchive head, optimizer;
   head_->save(head);
   archive.write("head", head);
   if (backbone_) {
@@ -295,8 +315,14 @@ void Execution::Save(torch::serialize::OutputArchive& archive) {
   }
   optimizer_->save(optimizer);
   archive.write("optimizer", optimizer);
-  for (size_t i = 0; i < best_state_.size(); ++i) best.write(std::to_string(i), best_state_[i]);
-  archive.write("best", best);
+  for (const auto& [name, snapshot] : {std::pair<const char*, const Snapshot*>{"best", &best_},
+                                       {"monitor_best", &monitor_best_}}) {
+    torch::serialize::OutputArchive weights;
+    for (size_t i = 0; i < snapshot->weights.size(); ++i) {
+      weights.write(std::to_string(i), snapshot->weights[i]);
+    }
+    archive.write(name, weights);
+  }
 }
 
 absl::Status Execution::Load(torch::serialize::InputArchive& archive) {
@@ -309,7 +335,7 @@ absl::Status Execution::Load(torch::serialize::InputArchive& archive) {
           "resume checkpoint: its backbone was trained differently (freeze / unfreeze_stages "
           "changed?)");
     }
-    torch::serialize::InputArchive head, optimizer, best;
+    torch::serialize::InputArchive head, optimizer;
     archive.read("head", head);
     head_->load(head);
     if (backbone_) {
@@ -319,29 +345,37 @@ absl::Status Execution::Load(torch::serialize::InputArchive& archive) {
     }
     archive.read("optimizer", optimizer);
     optimizer_->load(optimizer);
+    head_->to(device_);
+    if (backbone_) backbone_->to(device_);
     lr_ = state.at("lr").get<double>();
-    last_value_ = state.at("last_value").get<double>();
     plateau_factor_ = state.at("plateau_factor").get<double>();
-    plateau_best_ = state.at("plateau_best").get<double>();
-    plateau_wait_ = state.at("plateau_wait").get<int>();
-    best_value_ = state.at("best_value").get<double>();
-    best_epoch_ = state.at("best_epoch").get<int>();
-    stop_wait_ = state.at("stop_wait").get<int>();
+    if (early_stopping_) {
+      if (absl::Status s = early_stopping_->FromJson(state.at("early_stopping")); !s.ok()) return s;
+    }
+    if (plateau_) {
+      if (absl::Status s = plateau_->FromJson(state.at("plateau")); !s.ok()) return s;
+    }
     done_ = state.at("done").get<bool>();
     epochs_done_ = state.at("epochs_done").get<int>();
     loss_scale_ = state.at("loss_scale").get<double>();
-    last_metrics_ = state.at("last_metrics").get<std::map<std::string, double>>();
-    best_metrics_ = state.at("best_metrics").get<std::map<std::string, double>>();
-    archive.read("best", best);
-    best_state_.clear();
-    const size_t n = state.at("best_state").get<size_t>();
-    for (size_t i = 0; i < n; ++i) {
-      torch::Tensor t;
-      best.read(std::to_string(i), t);
-      best_state_.push_back(t.to(device_));
+    const size_t n = TrainableState().size();
+    for (const auto& [name, snapshot] : {std::pair<const char*, Snapshot*>{"last", &last_},
+                                         {"best", &best_},
+                                         {"monitor_best", &monitor_best_}}) {
+      const nlohmann::json& meta = state.at(name);
+      snapshot->epoch = meta.at("epoch").get<int>();
+      snapshot->value = meta.at("value").get<double>();
+      snapshot->metrics = meta.at("metrics").get<std::map<std::string, double>>();
+      snapshot->weights.clear();
+      if (!meta.at("weights").get<bool>()) continue;
+      torch::serialize::InputArchive weights;
+      archive.read(name, weights);
+      for (size_t i = 0; i < n; ++i) {
+        torch::Tensor t;
+        weights.read(std::to_string(i), t);
+        snapshot->weights.push_back(t.to(device_));
+      }
     }
-    head_->to(device_);
-    if (backbone_) backbone_->to(device_);
   } catch (const c10::Error& e) {
     return absl::FailedPreconditionError(absl::StrCat(
         "resume checkpoint does not fit this trial: ", e.what_without_backtrace()));

@@ -1,12 +1,20 @@
 // Execution: one of a trial's executions_per_trial runs (its own seed): the head (and, when
-// it trains, its own backbone), the optimizer, the learning-rate schedule and the early
-// stopping state, with checkpoint save / load so a promoted Hyperband trial continues.
+// it trains, its own backbone), the optimizer, the learning-rate schedule, Keras' callbacks
+// and the epoch it reports, with checkpoint save / load so a promoted Hyperband trial
+// continues.
+//
+// The reported epoch (Keras Tuner's rule): the best epoch by the objective so far; with
+// reduce_last the last epoch, or early stopping's best when restore_best is set (Keras 3
+// restores it at the stop and at the end of training). Its weights are kept beside the live
+// ones: checkpoints carry both, the live weights continue a promoted trial exactly as an
+// uninterrupted run would, the reported ones are what ensembles and re-scoring evaluate.
 #ifndef TUNER_TRIAL_WORKER_TORCH_EXECUTION_H_
 #define TUNER_TRIAL_WORKER_TORCH_EXECUTION_H_
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,8 +22,10 @@
 #include <torch/torch.h>
 
 #include "absl/status/status.h"
+#include "nlohmann/json.hpp"
 #include "trial-worker/torch/backbone.h"
-#include "trial-worker/torch/trainer_config.h"
+#include "trial-worker/training/keras_callbacks.h"
+#include "trial-worker/training/torch_config.h"
 #include "trial-worker/torch/transfer_head.h"
 
 namespace tuner::worker::torchtrainer {
@@ -29,7 +39,8 @@ struct ExecutionSetup {
   std::shared_ptr<BackboneImpl> backbone;
   torch::Device device = torch::kCPU;
   bool amp = false;         // CUDA only: autocast + dynamic loss scaling
-  bool maximize = true;     // direction of the objective (early stopping, plateau)
+  bool maximize = true;     // direction of the objective
+  bool reduce_last = false; // objective.reduce: last
   int schedule_epochs = 1;  // cosine horizon
 };
 
@@ -49,24 +60,39 @@ class Execution {
                  int64_t* correct);
   // The batch's logits, float32 on the CPU (eval mode, no grad).
   torch::Tensor Predict(const torch::Tensor& inputs);
-  // Records epoch `epoch`'s objective and metrics; updates plateau and early stopping. When
-  // early stopping ends the execution, restores the best weights (restore_best).
+  // Records epoch `epoch`'s objective and metrics (which hold the callbacks' monitors);
+  // updates the reported epoch, the plateau and early stopping. When early stopping ends the
+  // execution with restore_best, the live weights become its best epoch's.
   void EndEpoch(int epoch, double value, const std::map<std::string, double>& metrics);
 
   bool done() const { return done_; }
   int epochs_done() const { return epochs_done_; }
   double lr() const { return lr_; }
-  // Best epoch's value when early stopping restores the best weights, else the last epoch's.
-  double Objective() const;
-  const std::map<std::string, double>& ObjectiveMetrics() const;
+  // The reported epoch (see the file comment), its objective value and metrics.
+  int ReportedEpoch() const { return Reported().epoch; }
+  double Objective() const { return Reported().value; }
+  const std::map<std::string, double>& ObjectiveMetrics() const { return Reported().metrics; }
+  // Puts the reported epoch's weights into the model (for evaluation; training must not
+  // continue afterwards).
+  void UseReportedWeights();
 
   void Save(torch::serialize::OutputArchive& archive);
   // INVALID_ARGUMENT / FAILED_PRECONDITION when the archive does not fit this execution.
   absl::Status Load(torch::serialize::InputArchive& archive);
 
  private:
+  // One epoch's value, metrics and (when kept) weights.
+  struct Snapshot {
+    int epoch = 0;  // 0: none yet
+    double value = 0;
+    std::map<std::string, double> metrics;
+    std::vector<torch::Tensor> weights;  // empty: the live weights (the last epoch)
+  };
+  const Snapshot& Reported() const;
   bool Better(double a, double b) const { return maximize_ ? a > b : a < b; }
   std::vector<torch::Tensor> TrainableState();
+  std::vector<torch::Tensor> CopyOfTrainableState();
+  static nlohmann::json SnapshotJson(const Snapshot& snapshot);
   torch::Tensor Forward(const torch::Tensor& inputs);
   void SetLearningRate(double lr);
 
@@ -75,6 +101,7 @@ class Execution {
   const torch::Device device_;
   const bool amp_;
   const bool maximize_;
+  const bool reduce_last_;
   const int schedule_epochs_;
   std::shared_ptr<BackboneImpl> backbone_;                   // null: inputs are features
   std::vector<std::shared_ptr<torch::nn::Module>> frozen_;   // non-empty: backbone partly frozen
@@ -85,18 +112,15 @@ class Execution {
 
   // Training state (saved in checkpoints).
   double lr_ = 0;                 // head learning rate this epoch
-  double last_value_ = 0;         // objective of the last epoch
   double plateau_factor_ = 1;     // ReduceLROnPlateau's accumulated factor
-  double plateau_best_ = 0;
-  int plateau_wait_ = 0;
-  double best_value_ = 0;
-  int best_epoch_ = 0;
-  int stop_wait_ = 0;
+  std::optional<EarlyStopping> early_stopping_;
+  std::optional<ReduceLrOnPlateau> plateau_;
   bool done_ = false;
   int epochs_done_ = 0;
   double loss_scale_ = 65536;     // AMP only
-  std::map<std::string, double> last_metrics_, best_metrics_;
-  std::vector<torch::Tensor> best_state_;  // trainable weights at best_epoch_ (restore_best)
+  Snapshot last_;                 // the last epoch (live weights)
+  Snapshot best_;                 // best epoch by the objective (weights kept unless reduce_last)
+  Snapshot monitor_best_;         // early stopping's best (weights kept with restore_best)
 };
 
 }  // namespace tuner::worker::torchtrainer

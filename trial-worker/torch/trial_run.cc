@@ -8,8 +8,12 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <thread>
+
+#include <sched.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/sha256.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -17,7 +21,8 @@
 namespace tuner::worker::torchtrainer {
 namespace {
 
-constexpr char kCheckpointFormat[] = "tuner-torch-checkpoint-1";
+// -2: executions keep their reported epoch's weights beside the live ones.
+constexpr char kCheckpointFormat[] = "tuner-torch-checkpoint-2";
 
 absl::StatusOr<std::string> FileSha256(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -31,6 +36,14 @@ absl::StatusOr<std::string> FileSha256(const std::string& path) {
   return hasher.HexDigest();
 }
 
+// The CPUs this process may run on (its affinity mask: taskset, cgroup cpusets).
+int CpusAvailable() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 // A permutation of [0, n) from a seed, independent of torch's generator.
 torch::Tensor Shuffled(int64_t n, uint64_t seed) {
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -38,15 +51,6 @@ torch::Tensor Shuffled(int64_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::shuffle(order.begin(), order.end(), rng);
   return torch::tensor(order, torch::kInt64);
-}
-
-double ObjectiveOf(std::map<std::string, double>& metrics, const std::string& name,
-                   bool maximize) {
-  auto it = metrics.find(name);
-  if (it != metrics.end()) return it->second;
-  const double value = maximize ? metrics["val_accuracy"] : metrics["val_loss"];
-  metrics[name] = value;
-  return value;
 }
 
 }  // namespace
@@ -79,6 +83,13 @@ absl::Status TrialRun::Prepare() {
   if (!config.ok()) return config.status();
   config_ = *config;
   frozen_ = BackboneFrozen(config_);
+  const std::vector<std::string>& reported = TorchReportedMetrics();
+  if (std::find(reported.begin(), reported.end(), a_.objective_metric) == reported.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("objective.metric: \"", a_.objective_metric,
+                     "\" is not reported by the torch trainer (allowed: ",
+                     absl::StrJoin(reported, ", "), ")"));
+  }
 
   try {
     device_ = torch::Device(a_.device);
@@ -92,7 +103,10 @@ absl::Status TrialRun::Prepare() {
         "device ", a_.device, ": this libtorch has no such CUDA device (CPU-only build or "
         "fewer GPUs); rebuild against a CUDA libtorch (docs/trainer.md) or use cpu"));
   }
-  if (a_.threads > 0) torch::set_num_threads(a_.threads);
+  // Always set: results depend on the intra-op thread count (reductions split by thread), and
+  // libtorch's own default is whatever OpenMP sees (1 on a 2-CPU box here, more elsewhere).
+  const int threads = a_.threads > 0 ? a_.threads : CpusAvailable();
+  if (torch::get_num_threads() != threads) torch::set_num_threads(threads);
 
   absl::StatusOr<DatasetSplits> data = LoadSplits(config_.dataset);
   if (!data.ok()) return data.status();
@@ -111,6 +125,7 @@ absl::Status TrialRun::Prepare() {
   setup.device = device_;
   setup.amp = device_.is_cuda();
   setup.maximize = a_.maximize;
+  setup.reduce_last = a_.reduce_last;
   setup.schedule_epochs = a_.budget_epochs;
   if (frozen_) {
     // One backbone for every execution: frozen weights do not depend on the seed. Without a
@@ -137,18 +152,18 @@ absl::Status TrialRun::Prepare() {
   for (int x = 0; x < a_.executions; ++x) {
     setup.backbone = nullptr;
     if (!frozen_) {
-      absl::StatusOr<std::shared_ptr<BackboneImpl>> backbone = NewBackbone(a_.seed + x);
+      absl::StatusOr<std::shared_ptr<BackboneImpl>> backbone = NewBackbone(ExecutionSeed(x));
       if (!backbone.ok()) return backbone.status();
       setup.backbone = *backbone;
       setup.feature_dim = setup.backbone->feature_dim();
     }
-    executions_.push_back(std::make_unique<Execution>(setup, a_.seed + x));
+    executions_.push_back(std::make_unique<Execution>(setup, ExecutionSeed(x)));
   }
   if (a_.start_epoch > 0) return LoadCheckpoint();
   return absl::OkStatus();
 }
 
-std::string TrialRun::CacheKey(const std::string& split, int view) const {
+std::string TrialRun::CacheKey(const std::string& split, const std::string& view) const {
   const DatasetConfig& d = config_.dataset;
   const AugmentConfig& g = config_.augmentation;
   std::error_code ec;
@@ -158,9 +173,9 @@ std::string TrialRun::CacheKey(const std::string& split, int view) const {
                       d.label, "|val_fraction=", d.val_fraction, "|split_seed=", d.split_seed,
                       "|limit_train=", d.limit_train, "|limit_val=", d.limit_val, "|input=",
                       config_.input_size, "|split=", split, "|view=", view, "|aug=",
-                      view < 0 ? std::string("none")
-                               : absl::StrCat(g.rotation, ",", g.shift, ",", g.hflip, ",",
-                                              g.cutout));
+                      view.empty() ? std::string("none")
+                                   : absl::StrCat(g.rotation, ",", g.shift, ",", g.hflip, ",",
+                                                  g.cutout));
 }
 
 FeatureSet TrialRun::ComputeFeatures(const ImageSet& set, bool augment, uint64_t seed) {
@@ -177,79 +192,87 @@ FeatureSet TrialRun::ComputeFeatures(const ImageSet& set, bool augment, uint64_t
 }
 
 absl::StatusOr<FeatureSet> TrialRun::Features(const ImageSet& set, const std::string& split,
-                                              int view) {
-  const bool augment = view >= 0 && config_.augmentation.Enabled();
-  const uint64_t seed = MixSeed(0xfea7u, static_cast<uint64_t>(view + 1));
+                                              const std::string& view) {
+  const bool augment = !view.empty();
+  // The view's augmentation depends on its name only, so every trial of a study (and every
+  // study with the same data and augmentation) trains on the same views: comparisons
+  // between trials see the same images.
+  uint64_t seed = 0xfea7u;
+  for (char c : view) seed = MixSeed(seed, static_cast<unsigned char>(c));
   const auto compute = [&]() -> absl::StatusOr<FeatureSet> {
     return ComputeFeatures(set, augment, seed);
   };
   if (!cache_) return compute();
   bool hit = false;
-  absl::StatusOr<FeatureSet> out = cache_->GetOrCompute(CacheKey(split, augment ? view : -1),
-                                                        compute, &hit);
+  absl::StatusOr<FeatureSet> out = cache_->GetOrCompute(CacheKey(split, view), compute, &hit);
   spdlog::debug("study {} trial {}: feature cache {} for {} view {}", a_.study_id, a_.trial_id,
-                hit ? "hit" : "miss", split, view);
+                hit ? "hit" : "miss", split, view.empty() ? "clean" : view);
   return out;
 }
 
-absl::StatusOr<std::vector<double>> TrialRun::TrainEpoch(int epoch, const std::vector<int>& live) {
-  std::vector<double> loss_sum(executions_.size(), 0);
-  std::vector<std::mt19937_64> rngs;
-  for (size_t x = 0; x < executions_.size(); ++x) {
-    rngs.emplace_back(MixSeed(a_.seed + x, static_cast<uint64_t>(epoch)));
-  }
+std::string TrialRun::TrainView(int execution, int epoch) const {
+  if (!config_.augmentation.Enabled()) return "";
+  const int views = config_.augmentation.views;
+  const int view = views > 0 ? (epoch - 1) % views : epoch - 1;
+  return absl::StrCat("x", execution, ".e", view);
+}
+
+absl::StatusOr<double> TrialRun::TrainExecutionEpoch(int x, int epoch) {
+  Execution& execution = *executions_[x];
+  const uint64_t seed = MixSeed(ExecutionSeed(x), static_cast<uint64_t>(epoch));
+  // Each execution draws its own data order, augmentation, dropout and mixup, and the same
+  // draws when a resumed trial trains this epoch again: torch's global generator (dropout)
+  // is reseeded for every (execution, epoch).
+  torch::manual_seed(seed);
+  std::mt19937_64 rng(MixSeed(seed, 0x313bu));
+  const torch::Tensor order = Shuffled(data_.train.size(), MixSeed(seed, 0x0de7u));
+  double loss_sum = 0;
   int64_t batches = 0;
-  const auto step_all = [&](const torch::Tensor& inputs, const torch::Tensor& labels) -> absl::Status {
-    for (int x : live) {
-      double loss = executions_[x]->TrainStep(inputs, labels, rngs[x]);
-      if (epoch == config_.test_nan_at_epoch) loss = std::nan("");
-      if (!std::isfinite(loss)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "loss became ", std::isnan(loss) ? "NaN" : "inf", " at epoch ", epoch));
-      }
-      loss_sum[x] += loss;
+  const auto step = [&](const torch::Tensor& inputs, const torch::Tensor& labels) -> absl::Status {
+    double loss = execution.TrainStep(inputs, labels, rng);
+    if (epoch == config_.test_nan_at_epoch) loss = std::nan("");
+    if (!std::isfinite(loss)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "loss became ", std::isnan(loss) ? "NaN" : "inf", " at epoch ", epoch));
     }
+    loss_sum += loss;
     ++batches;
     return absl::OkStatus();
   };
-  const uint64_t order_seed = MixSeed(a_.seed, static_cast<uint64_t>(epoch));
-  const torch::Tensor order = Shuffled(data_.train.size(), order_seed);
   if (frozen_ && config_.feature_cache) {
-    const int view = config_.augmentation.Enabled() ? (epoch - 1) % config_.augmentation.views : -1;
-    auto it = train_features_.find(view);
-    if (it == train_features_.end()) {
+    const std::string view = TrainView(x, epoch);
+    if (!train_features_ || train_features_->first != view) {
+      train_features_.reset();  // one view in memory at a time
       absl::StatusOr<FeatureSet> features = Features(data_.train, "train", view);
       if (!features.ok()) return features.status();
-      it = train_features_.emplace(view, std::move(*features)).first;
+      train_features_.emplace(view, std::move(*features));
     }
+    const FeatureSet& set = train_features_->second;
     const int64_t n = order.size(0);
     for (int64_t start = 0; start < n && !context_.StopRequested(); start += config_.batch_size) {
       torch::Tensor idx = order.slice(0, start, std::min(n, start + config_.batch_size));
-      if (absl::Status s = step_all(it->second.features.index_select(0, idx),
-                                    it->second.labels.index_select(0, idx));
+      if (absl::Status s = step(set.features.index_select(0, idx), set.labels.index_select(0, idx));
           !s.ok()) {
         return s;
       }
     }
   } else {
-    const bool augment = config_.augmentation.Enabled();
-    BatchLoader loader(data_.train, order, config_.batch_size, *transform_, augment,
-                       MixSeed(order_seed, 0xa06u));
+    BatchLoader loader(data_.train, order, config_.batch_size, *transform_,
+                       config_.augmentation.Enabled(), MixSeed(seed, 0xa06u));
     while (std::optional<Batch> batch = loader.Next()) {
       if (context_.StopRequested()) break;
       torch::Tensor inputs = batch->inputs;
       if (frozen_) {
         torch::NoGradGuard no_grad;
-        torch::Tensor x = inputs.to(device_);
-        if (device_.is_cuda()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-        inputs = shared_backbone_->Features(x);
+        torch::Tensor images = inputs.to(device_);
+        if (device_.is_cuda()) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
+        inputs = shared_backbone_->Features(images);
       }
-      if (absl::Status s = step_all(inputs, batch->labels); !s.ok()) return s;
+      if (absl::Status s = step(inputs, batch->labels); !s.ok()) return s;
     }
   }
   if (context_.StopRequested()) stopped_ = true;
-  for (double& l : loss_sum) l /= std::max<int64_t>(1, batches);
-  return loss_sum;
+  return loss_sum / static_cast<double>(std::max<int64_t>(1, batches));
 }
 
 void TrialRun::Validate(const std::vector<int>& live, std::vector<double>* loss,
@@ -274,7 +297,7 @@ void TrialRun::Validate(const std::vector<int>& live, std::vector<double>* loss,
 absl::StatusOr<TrainResult> TrialRun::Run() {
   if (absl::Status s = Prepare(); !s.ok()) return s;
   if (frozen_) {
-    absl::StatusOr<FeatureSet> val = Features(data_.val, "val", -1);
+    absl::StatusOr<FeatureSet> val = Features(data_.val, "val", "");
     if (!val.ok()) return val.status();
     val_features_ = std::move(*val);
   }
@@ -291,12 +314,14 @@ absl::StatusOr<TrainResult> TrialRun::Run() {
       executions_[x]->SetTraining(true);
       executions_[x]->BeginEpoch(epoch);
     }
-    // Dropout draws from torch's global generator: reseeding it per epoch makes a resumed
-    // trial's epochs identical to an uninterrupted run's.
-    torch::manual_seed(MixSeed(a_.seed, static_cast<uint64_t>(epoch)));
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<std::vector<double>> train_loss = TrainEpoch(epoch, live);
-    if (!train_loss.ok()) return train_loss.status();
+    std::vector<double> train_loss(executions_.size(), 0);
+    for (int x : live) {
+      absl::StatusOr<double> loss = TrainExecutionEpoch(x, epoch);
+      if (!loss.ok()) return loss.status();
+      train_loss[x] = *loss;
+      if (stopped_) break;
+    }
     if (stopped_) break;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -311,11 +336,11 @@ absl::StatusOr<TrainResult> TrialRun::Run() {
       report.metrics = {
           {"val_accuracy", static_cast<double>(correct[x]) / std::max<int64_t>(1, n_val)},
           {"val_loss", val_loss[x] / std::max<int64_t>(1, n_val)},
-          {"train_loss", (*train_loss)[x]},
+          {"train_loss", train_loss[x]},
           {"lr", executions_[x]->lr()},
           {"images_per_second",
            static_cast<double>(n_train) * static_cast<double>(live.size()) / std::max(1e-9, seconds)}};
-      report.value = ObjectiveOf(report.metrics, a_.objective_metric, a_.maximize);
+      report.value = report.metrics.at(a_.objective_metric);
       if (!std::isfinite(report.metrics["val_loss"])) {
         return absl::FailedPreconditionError(absl::StrCat("loss became NaN at epoch ", epoch));
       }
@@ -407,9 +432,12 @@ absl::StatusOr<torch::Tensor> TrialRun::Probabilities(const ImageSet& set,
       sums[x].slice(0, start, start + p.size(0)).copy_(p);
     }
   };
-  for (auto& execution : executions_) execution->SetTraining(false);
+  for (auto& execution : executions_) {
+    execution->UseReportedWeights();
+    execution->SetTraining(false);
+  }
   if (frozen_) {
-    absl::StatusOr<FeatureSet> features = Features(set, split, -1);
+    absl::StatusOr<FeatureSet> features = Features(set, split, "");
     if (!features.ok()) return features.status();
     const int64_t n = features->labels.size(0);
     for (int64_t start = 0; start < n; start += config_.eval_batch_size) {

@@ -21,7 +21,7 @@
 #include "trial-worker/torch/execution.h"
 #include "trial-worker/torch/feature_cache.h"
 #include "trial-worker/torch/state_dict_file.h"
-#include "trial-worker/torch/trainer_config.h"
+#include "trial-worker/training/torch_config.h"
 #include "trial-worker/trainer.h"
 
 namespace tuner::worker::torchtrainer {
@@ -46,12 +46,17 @@ class TrialRun {
   absl::StatusOr<std::shared_ptr<BackboneImpl>> NewBackbone(uint64_t init_seed);
   absl::Status LoadCheckpoint();
   absl::Status WriteCheckpoint(int epoch);
-  // Frozen backbone: features of `set` (view < 0: no augmentation), from the cache or computed.
-  absl::StatusOr<FeatureSet> Features(const ImageSet& set, const std::string& split, int view);
+  // Frozen backbone: features of `set` (view empty: no augmentation, else the augmented view
+  // of that name), from the cache or computed.
+  absl::StatusOr<FeatureSet> Features(const ImageSet& set, const std::string& split,
+                                      const std::string& view);
   FeatureSet ComputeFeatures(const ImageSet& set, bool augment, uint64_t seed);
-  std::string CacheKey(const std::string& split, int view) const;
-  // One epoch of training over every live execution; the mean loss per execution.
-  absl::StatusOr<std::vector<double>> TrainEpoch(int epoch, const std::vector<int>& live);
+  std::string CacheKey(const std::string& split, const std::string& view) const;
+  // The cached augmented view execution `x` trains on in `epoch`; empty without augmentation.
+  std::string TrainView(int x, int epoch) const;
+  uint64_t ExecutionSeed(int x) const { return a_.seed + static_cast<uint64_t>(x); }
+  // One epoch of execution `x`; its mean training loss.
+  absl::StatusOr<double> TrainExecutionEpoch(int x, int epoch);
   void Validate(const std::vector<int>& live, std::vector<double>* loss,
                 std::vector<int64_t>* correct);
 
@@ -68,7 +73,7 @@ class TrialRun {
   std::vector<std::unique_ptr<Execution>> executions_;
   std::unique_ptr<FeatureCache> cache_;
   std::optional<FeatureSet> val_features_;
-  std::map<int, FeatureSet> train_features_;     // by view
+  std::optional<std::pair<std::string, FeatureSet>> train_features_;  // the view in memory
   bool stopped_ = false;
 };
 

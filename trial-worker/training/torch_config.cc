@@ -1,4 +1,4 @@
-#include "trial-worker/torch/trainer_config.h"
+#include "trial-worker/training/torch_config.h"
 
 #include <algorithm>
 #include <limits>
@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "trial-worker/torch/backbone.h"
 
 namespace tuner::worker::torchtrainer {
 namespace {
@@ -107,6 +106,14 @@ class Section {
 
 const std::vector<std::string> kOptimizers = {"adam", "rmsprop", "sgd"};
 
+// monitor, mode and min_delta of a callback section.
+absl::Status ParseMonitor(const Section& s, MonitorConfig* out) {
+  TUNER_RETURN_IF_ERROR(s.String("monitor", TorchReportedMetrics(), &out->metric));
+  TUNER_RETURN_IF_ERROR(s.String("mode", {"auto", "min", "max"}, &out->mode));
+  TUNER_RETURN_IF_ERROR(s.Number("min_delta", 0, kInf, &out->min_delta));
+  return absl::OkStatus();
+}
+
 absl::Status ParseDataset(const Section& d, DatasetConfig* out) {
   TUNER_RETURN_IF_ERROR(d.CheckKeys(
       {"name", "path", "val_fraction", "split_seed", "limit_train", "limit_val", "label"}));
@@ -133,7 +140,7 @@ absl::Status ParseBackbone(const Section& b, BackboneConfig* out) {
   TUNER_RETURN_IF_ERROR(b.CheckKeys(
       {"name", "weights", "freeze", "unfreeze_stages", "backbone_lr_scale", "lr_scale"}));
   TUNER_RETURN_IF_ERROR(b.String("name", {}, &out->name));
-  const std::vector<std::string>& names = BackboneNames();
+  const std::vector<std::string>& names = TorchBackboneNames();
   if (std::find(names.begin(), names.end(), out->name) == names.end()) {
     return absl::InvalidArgumentError(absl::StrCat(b.Field("name"), ": unknown backbone \"",
                                                    out->name, "\" (allowed: ",
@@ -161,7 +168,7 @@ absl::Status ParseAugmentation(const Section& a, AugmentConfig* out) {
   TUNER_RETURN_IF_ERROR(a.Bool("hflip", &out->hflip));
   TUNER_RETURN_IF_ERROR(a.Integer("cutout", 0, 4096, &out->cutout));
   TUNER_RETURN_IF_ERROR(a.Number("mixup", 0, 100, &out->mixup));
-  TUNER_RETURN_IF_ERROR(a.Integer("views", 1, 1000, &out->views));
+  TUNER_RETURN_IF_ERROR(a.Integer("views", 0, 100000, &out->views));
   return absl::OkStatus();
 }
 
@@ -188,6 +195,17 @@ absl::Status ParamNumber(const search::Params& params, const std::string& name, 
 }
 
 }  // namespace
+
+const std::vector<std::string>& TorchBackboneNames() {
+  static const std::vector<std::string> kNames = {"resnet50", "lenet5", "vgg_bn",
+                                                  "resnet18_cifar", "small_cnn"};
+  return kNames;
+}
+
+const std::vector<std::string>& TorchReportedMetrics() {
+  static const std::vector<std::string> kMetrics = {"val_accuracy", "val_loss", "train_loss"};
+  return kMetrics;
+}
 
 bool BackboneFrozen(const TorchTrainerConfig& config) {
   return config.backbone.freeze && config.backbone.unfreeze_stages == 0;
@@ -218,17 +236,24 @@ absl::StatusOr<TorchTrainerConfig> ParseTorchTrainerConfig(const nlohmann::json&
   TUNER_RETURN_IF_ERROR(t.Number("label_smoothing", 0, 0.99, &c.label_smoothing));
   if (t.Present("early_stopping")) {
     const Section e = t.Child("early_stopping");
-    TUNER_RETURN_IF_ERROR(e.CheckKeys({"patience", "restore_best", "enabled"}));
+    TUNER_RETURN_IF_ERROR(e.CheckKeys({"monitor", "mode", "min_delta", "patience",
+                                       "start_from_epoch", "restore_best", "enabled"}));
     c.early_stopping = true;
     TUNER_RETURN_IF_ERROR(e.Bool("enabled", &c.early_stopping));
+    TUNER_RETURN_IF_ERROR(ParseMonitor(e, &c.early_stopping_monitor));
     TUNER_RETURN_IF_ERROR(e.Integer("patience", 0, 100000, &c.early_stopping_patience));
+    TUNER_RETURN_IF_ERROR(
+        e.Integer("start_from_epoch", 0, 100000, &c.early_stopping_start_from_epoch));
     TUNER_RETURN_IF_ERROR(e.Bool("restore_best", &c.restore_best));
   }
   if (t.Present("reduce_lr_on_plateau")) {
     const Section r = t.Child("reduce_lr_on_plateau");
-    TUNER_RETURN_IF_ERROR(r.CheckKeys({"factor", "patience", "min_lr", "enabled"}));
+    TUNER_RETURN_IF_ERROR(r.CheckKeys({"monitor", "mode", "min_delta", "factor", "patience",
+                                       "cooldown", "min_lr", "enabled"}));
     c.reduce_lr = true;
     TUNER_RETURN_IF_ERROR(r.Bool("enabled", &c.reduce_lr));
+    TUNER_RETURN_IF_ERROR(ParseMonitor(r, &c.reduce_lr_monitor));
+    TUNER_RETURN_IF_ERROR(r.Integer("cooldown", 0, 100000, &c.reduce_lr_cooldown));
     TUNER_RETURN_IF_ERROR(r.Number("factor", 1e-6, 0.999999, &c.reduce_lr_factor));
     TUNER_RETURN_IF_ERROR(r.Integer("patience", 0, 100000, &c.reduce_lr_patience));
     TUNER_RETURN_IF_ERROR(r.Number("min_lr", 0, kInf, &c.min_lr));

@@ -1,15 +1,18 @@
 // The torch trainer's configuration: the spec's `trainer:` section (JSON in
 // TrialAssignment::trainer_config) parsed and validated, plus the trial's head params.
-// docs/trainer.md lists every key.
-#ifndef TUNER_TRIAL_WORKER_TORCH_TRAINER_CONFIG_H_
-#define TUNER_TRIAL_WORKER_TORCH_TRAINER_CONFIG_H_
+// docs/trainer.md lists every key. Torch-free, so the server checks a study's trainer section
+// at CreateStudy with the same code the worker runs.
+#ifndef TUNER_TRIAL_WORKER_TRAINING_TORCH_CONFIG_H_
+#define TUNER_TRIAL_WORKER_TRAINING_TORCH_CONFIG_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "search/space.h"
+#include "trial-worker/training/keras_callbacks.h"
 
 namespace tuner::worker::torchtrainer {
 
@@ -37,7 +40,9 @@ struct AugmentConfig {
   bool hflip = false;
   int64_t cutout = 0;            // side of the zeroed square, pixels at input_size; 0: off
   double mixup = 0;              // Beta(alpha, alpha); 0: off
-  int views = 1;                 // augmented views kept by the feature cache
+  // Feature cache only: distinct augmented views per execution; epoch e uses view
+  // (e - 1) % views. 0 (default): a fresh view every epoch, like the uncached path.
+  int views = 0;
 
   bool Enabled() const { return rotation > 0 || shift > 0 || hflip || cutout > 0; }
 };
@@ -50,14 +55,18 @@ struct TorchTrainerConfig {
   int64_t batch_size = 64;
   int64_t eval_batch_size = 256;
   double label_smoothing = 0;
-  // Early stopping on the objective metric.
+  // Keras' EarlyStopping (keras_callbacks.h): monitor val_loss, min_delta 0 by default.
   bool early_stopping = false;
+  MonitorConfig early_stopping_monitor;
   int early_stopping_patience = 5;
-  bool restore_best = true;
-  // ReduceLROnPlateau on the objective metric.
+  int early_stopping_start_from_epoch = 0;
+  bool restore_best = true;       // at the stop and at the end of training (Keras 3)
+  // Keras' ReduceLROnPlateau: monitor val_loss, min_delta 1e-4 by default.
   bool reduce_lr = false;
+  MonitorConfig reduce_lr_monitor{"val_loss", "auto", 1e-4};
   double reduce_lr_factor = 0.5;
   int reduce_lr_patience = 2;
+  int reduce_lr_cooldown = 0;
   double min_lr = 0;
   // Cosine decay with linear warm-up over cosine_epochs (0: the assignment's budget).
   bool cosine = false;
@@ -86,6 +95,13 @@ absl::StatusOr<TorchTrainerConfig> ParseTorchTrainerConfig(const nlohmann::json&
 // Whether only the head trains (the backbone is frozen whole).
 bool BackboneFrozen(const TorchTrainerConfig& config);
 
+// The backbones trainer.backbone.name accepts (backbone.cc builds each of them).
+const std::vector<std::string>& TorchBackboneNames();
+
+// The metrics every epoch report of the torch trainer carries: what objective.metric and the
+// callbacks' monitor may name.
+const std::vector<std::string>& TorchReportedMetrics();
+
 }  // namespace tuner::worker::torchtrainer
 
-#endif  // TUNER_TRIAL_WORKER_TORCH_TRAINER_CONFIG_H_
+#endif  // TUNER_TRIAL_WORKER_TRAINING_TORCH_CONFIG_H_

@@ -1,0 +1,67 @@
+#include "trial-worker/training/trainer_spec.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include "trial-worker/training/synthetic_config.h"
+#include "trial-worker/training/torch_config.h"
+
+namespace tuner::worker {
+namespace {
+
+// The values of `param` worth trying against the trainer: every choice, a range's ends.
+std::vector<search::ParamValue> ProbeValues(const search::ParamSpec& param) {
+  switch (param.kind) {
+    case search::ParamKind::kChoice:
+      return param.values;
+    case search::ParamKind::kInt:
+      return {static_cast<int64_t>(param.min), static_cast<int64_t>(param.max)};
+    case search::ParamKind::kFloat:
+      return {param.min, param.max};
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::vector<std::string>& ReportedMetrics(const std::string& trainer_kind) {
+  if (trainer_kind == "torch") return torchtrainer::TorchReportedMetrics();
+  return SyntheticReportedMetrics();
+}
+
+absl::Status ValidateTrainerSpec(const search::StudySpec& spec) {
+  const std::vector<std::string>& metrics = ReportedMetrics(spec.trainer_kind);
+  if (std::find(metrics.begin(), metrics.end(), spec.objective_metric) == metrics.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "objective.metric: \"", spec.objective_metric, "\" is not reported by trainer.kind ",
+        spec.trainer_kind, " (allowed: ", absl::StrJoin(metrics, ", "), ")"));
+  }
+  const nlohmann::json trainer = nlohmann::json::parse(spec.trainer_json, nullptr, false);
+  if (trainer.is_discarded() || !trainer.is_object()) {
+    return absl::InvalidArgumentError("trainer: must be a mapping of fields");
+  }
+  std::function<absl::Status(const search::Params&)> parse;
+  if (spec.trainer_kind == "torch") {
+    parse = [&](const search::Params& params) {
+      return torchtrainer::ParseTorchTrainerConfig(trainer, params).status();
+    };
+  } else {
+    parse = [&](const search::Params&) { return ParseSyntheticConfig(trainer).status(); };
+  }
+  if (absl::Status s = parse({}); !s.ok()) return s;
+  for (const search::ParamSpec& param : spec.space.params) {
+    for (const search::ParamValue& value : ProbeValues(param)) {
+      if (absl::Status s = parse({{param.name, value}}); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "search_space.", param.name, ": the value ", search::ParamValueToString(value),
+            " is refused by trainer.kind ", spec.trainer_kind, ": ", s.message()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tuner::worker
