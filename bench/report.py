@@ -5,6 +5,7 @@ here is a measured figure: every number comes from the files.
   report.py control WORK TRIALS EPOCHS
   report.py trainer TRAINER.jsonl STEPS ROUNDS
   report.py fcache FCACHE.json
+  report.py augcache AUGCACHE.json
   report.py search SEARCH.json TRAIN VAL R
   report.py e2e TRIALS.json PEER.json OURS_SECONDS TRIALS TRAIN VAL EPOCHS VIEWS
   report.py hyperband-configs R ETA     (configurations in one Hyperband iteration)
@@ -117,6 +118,30 @@ def fcache(path):
           f"(2 sigma of a {r['val_images']}-image accuracy ~ {noise:.3f}) -> {verdict(diff <= noise)}\n")
 
 
+def augcache(path):
+    r = json.load(open(path))
+    print("### Augmentation through the feature cache\n")
+    print(f"torch-trial, frozen {r['backbone']} (random init), Fashion-MNIST {r['train_images']} "
+          f"train / {r['val_images']} validation images at 32 px, {r['augmentation']}, "
+          f"{r['epochs']} epochs, {r['seeds']} trial seeds, {r['threads']} threads; the cached "
+          "runs share one cache dir as a study's trials do (each (execution, epoch) its own "
+          "view). Modes alternate. Load average at the end: "
+          f"{', '.join(f'{x:.1f}' for x in r['load_average'])}.\n")
+    print("| mode | best val_accuracy per seed | mean | standard error | wall time, all seeds |")
+    print("|---|---|---|---|---|")
+    for mode in ("uncached", "cached"):
+        per = ", ".join(f"{x['best_val_accuracy']:.4f}" for x in r["runs"][mode])
+        m = r[mode]
+        print(f"| {mode} | {per} | {m['mean_best_val_accuracy']:.4f} | "
+              f"{m['standard_error']:.4f} | {m['seconds']:.0f} s |")
+    print(f"\n- Goal cached within 2 standard errors of uncached: difference "
+          f"{r['difference']:+.4f}, 2 SE of the difference {r['two_standard_errors']:.4f} -> "
+          f"{verdict(r['within_two_standard_errors'])}")
+    print(f"- Wall time uncached / cached over the {r['seeds']} trials: "
+          f"{r['wall_time_ratio_uncached_over_cached']:.2f}x (the first cached trial extracts "
+          "the views; later ones read them)\n")
+
+
 def hyperband_configs(r, eta):
     s_max = 0
     while eta ** (s_max + 1) <= r:
@@ -192,6 +217,8 @@ def main():
         trainer(args[0], int(args[1]), int(args[2]))
     elif cmd == "fcache":
         fcache(args[0])
+    elif cmd == "augcache":
+        augcache(args[0])
     elif cmd == "search":
         search(args[0], *(int(a) for a in args[1:4]))
     elif cmd == "e2e":
