@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "trial-worker/training/trainer_spec.h"
 
 namespace tuner::worker {
 namespace {
@@ -220,13 +220,7 @@ absl::StatusOr<TrainResult> SyntheticTrainer::Train(const TrialAssignment& a,
                                                     TrialContext& context) {
   absl::StatusOr<SyntheticConfig> config = ParseSyntheticConfig(a.trainer_config);
   if (!config.ok()) return config.status();
-  const std::vector<std::string>& reported = SyntheticReportedMetrics();
-  if (std::find(reported.begin(), reported.end(), a.objective_metric) == reported.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("objective.metric: \"", a.objective_metric,
-                     "\" is not reported by the synthetic trainer (allowed: ",
-                     absl::StrJoin(reported, ", "), ")"));
-  }
+  if (absl::Status s = CheckObjectiveMetric("synthetic", a.objective_metric); !s.ok()) return s;
   if (a.budget_epochs < 1) return absl::InvalidArgumentError("budget_epochs: must be >= 1");
   if (a.executions < 1) return absl::InvalidArgumentError("executions: must be >= 1");
   if (a.start_epoch < 0 || a.start_epoch >= a.budget_epochs) {

@@ -13,10 +13,10 @@
 #include <sched.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/sha256.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
+#include "trial-worker/training/trainer_spec.h"
 
 namespace tuner::worker::torchtrainer {
 namespace {
@@ -83,13 +83,7 @@ absl::Status TrialRun::Prepare() {
   if (!config.ok()) return config.status();
   config_ = *config;
   frozen_ = BackboneFrozen(config_);
-  const std::vector<std::string>& reported = TorchReportedMetrics();
-  if (std::find(reported.begin(), reported.end(), a_.objective_metric) == reported.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("objective.metric: \"", a_.objective_metric,
-                     "\" is not reported by the torch trainer (allowed: ",
-                     absl::StrJoin(reported, ", "), ")"));
-  }
+  if (absl::Status s = CheckObjectiveMetric("torch", a_.objective_metric); !s.ok()) return s;
 
   try {
     device_ = torch::Device(a_.device);

@@ -32,12 +32,19 @@ const std::vector<std::string>& ReportedMetrics(const std::string& trainer_kind)
   return SyntheticReportedMetrics();
 }
 
-absl::Status ValidateTrainerSpec(const search::StudySpec& spec) {
-  const std::vector<std::string>& metrics = ReportedMetrics(spec.trainer_kind);
-  if (std::find(metrics.begin(), metrics.end(), spec.objective_metric) == metrics.end()) {
+absl::Status CheckObjectiveMetric(const std::string& trainer_kind, const std::string& metric) {
+  const std::vector<std::string>& metrics = ReportedMetrics(trainer_kind);
+  if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "objective.metric: \"", spec.objective_metric, "\" is not reported by trainer.kind ",
-        spec.trainer_kind, " (allowed: ", absl::StrJoin(metrics, ", "), ")"));
+        "objective.metric: \"", metric, "\" is not reported by trainer.kind ", trainer_kind,
+        " (allowed: ", absl::StrJoin(metrics, ", "), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTrainerSpec(const search::StudySpec& spec) {
+  if (absl::Status s = CheckObjectiveMetric(spec.trainer_kind, spec.objective_metric); !s.ok()) {
+    return s;
   }
   const nlohmann::json trainer = nlohmann::json::parse(spec.trainer_json, nullptr, false);
   if (trainer.is_discarded() || !trainer.is_object()) {

@@ -15,6 +15,10 @@ namespace tuner::worker {
 // The metrics a trainer kind reports every epoch (objective.metric must be one of them).
 const std::vector<std::string>& ReportedMetrics(const std::string& trainer_kind);
 
+// INVALID_ARGUMENT "objective.metric: ..." with the allowed metrics unless `metric` is one
+// `trainer_kind` reports. The trainers check it too, for studies created before the check.
+absl::Status CheckObjectiveMetric(const std::string& trainer_kind, const std::string& metric);
+
 // INVALID_ARGUMENT naming the field: "objective.metric: ..." (with the allowed metrics),
 // "trainer.<key>: ..." as the worker would say it, or "search_space.<param>: ..." when a value
 // the space can draw is one the trainer refuses (a choice value, or a range's min or max, of a
