@@ -92,6 +92,13 @@ CREATE TABLE ensembles (
 );
 CREATE INDEX ensembles_by_study ON ensembles(study_id, id);
 )sql",
+    // 2 -> 3: each lease's secret token, so a lease survives a restart and cannot be forged.
+    // Leases of an older server have none: the scheduler gives them one nobody knows (they run
+    // out and are re-queued).
+    R"sql(
+ALTER TABLE trials ADD COLUMN lease_token TEXT NOT NULL DEFAULT '';
+ALTER TABLE ensembles ADD COLUMN lease_token TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
@@ -273,8 +280,8 @@ absl::Status Database::Write(const WriteOp& op) {
                     "INSERT OR REPLACE INTO trials (id, study_id, number, params_json, state, "
                     "value, metrics_json, bracket, rung, budget_epochs, epochs_done, attempt, "
                     "retries, worker_id, lease_deadline, checkpoint_id, fail_reason, created_at, "
-                    "started_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                    "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)");
+                    "started_at, finished_at, lease_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)");
     if (!stmt) return Error(what);
     sqlite3_bind_int64(stmt, 1, trial->id);
     sqlite3_bind_int64(stmt, 2, trial->study_id);
@@ -300,6 +307,7 @@ absl::Status Database::Write(const WriteOp& op) {
     sqlite3_bind_double(stmt, 18, trial->created_at);
     sqlite3_bind_double(stmt, 19, trial->started_at);
     sqlite3_bind_double(stmt, 20, trial->finished_at);
+    BindText(stmt, 21, trial->lease_token);
   } else if (const auto* value = std::get_if<IntermediateRow>(&op)) {
     what = "write intermediate value";
     stmt = Prepared(kPutIntermediate,
@@ -342,8 +350,8 @@ absl::Status Database::Write(const WriteOp& op) {
     stmt = Prepared(kPutEnsemble,
                     "INSERT OR REPLACE INTO ensembles (id, study_id, k, member_trial_ids_json, "
                     "state, test_accuracy, member_accuracies_json, test_images, attempt, retries, "
-                    "worker_id, fail_reason, created_at, finished_at) VALUES (?1, ?2, ?3, ?4, "
-                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+                    "worker_id, fail_reason, created_at, finished_at, lease_token) VALUES (?1, ?2, "
+                    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     if (!stmt) return Error(what);
     sqlite3_bind_int64(stmt, 1, ensemble->id);
     sqlite3_bind_int64(stmt, 2, ensemble->study_id);
@@ -363,6 +371,7 @@ absl::Status Database::Write(const WriteOp& op) {
     BindText(stmt, 12, ensemble->fail_reason);
     sqlite3_bind_double(stmt, 13, ensemble->created_at);
     sqlite3_bind_double(stmt, 14, ensemble->finished_at);
+    BindText(stmt, 15, ensemble->lease_token);
   }
   if (!StepDone(stmt)) return Error(what);
   return absl::OkStatus();
@@ -392,7 +401,7 @@ absl::StatusOr<Snapshot> Database::LoadSnapshot() {
                   "SELECT id, study_id, number, params_json, state, value, metrics_json, "
                   "bracket, rung, budget_epochs, epochs_done, attempt, retries, worker_id, "
                   "lease_deadline, checkpoint_id, fail_reason, created_at, started_at, "
-                  "finished_at FROM trials ORDER BY study_id, number");
+                  "finished_at, lease_token FROM trials ORDER BY study_id, number");
   if (!stmt) return Error("read trials");
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     TrialRow row;
@@ -416,6 +425,7 @@ absl::StatusOr<Snapshot> Database::LoadSnapshot() {
     row.created_at = sqlite3_column_double(stmt, 17);
     row.started_at = sqlite3_column_double(stmt, 18);
     row.finished_at = sqlite3_column_double(stmt, 19);
+    row.lease_token = Text(stmt, 20);
     snapshot.trials.push_back(std::move(row));
   }
   sqlite3_reset(stmt);
@@ -441,7 +451,7 @@ absl::StatusOr<Snapshot> Database::LoadSnapshot() {
   stmt = Prepared(kSelectEnsembles,
                   "SELECT id, study_id, k, member_trial_ids_json, state, test_accuracy, "
                   "member_accuracies_json, test_images, attempt, retries, worker_id, fail_reason, "
-                  "created_at, finished_at FROM ensembles ORDER BY id");
+                  "created_at, finished_at, lease_token FROM ensembles ORDER BY id");
   if (!stmt) return Error("read ensembles");
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     EnsembleRow row;
@@ -461,6 +471,7 @@ absl::StatusOr<Snapshot> Database::LoadSnapshot() {
     row.fail_reason = Text(stmt, 11);
     row.created_at = sqlite3_column_double(stmt, 12);
     row.finished_at = sqlite3_column_double(stmt, 13);
+    row.lease_token = Text(stmt, 14);
     snapshot.ensembles.push_back(std::move(row));
   }
   sqlite3_reset(stmt);

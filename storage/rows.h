@@ -37,6 +37,7 @@ struct TrialRow {
   int retries = 0;            // failed or expired leases so far
   int64_t worker_id = 0;
   double lease_deadline = 0;
+  std::string lease_token;    // the current lease's secret (RUNNING); empty before schema 3
   std::string checkpoint_id;  // checkpoint to resume from
   std::string fail_reason;
   double created_at = 0;
@@ -85,6 +86,7 @@ struct EnsembleRow {
   int attempt = 0;
   int retries = 0;
   int64_t worker_id = 0;
+  std::string lease_token;    // the current lease's secret (ENSEMBLE_RUNNING)
   std::string fail_reason;
   double created_at = 0;
   double finished_at = 0;

@@ -146,6 +146,7 @@ TEST(Database, VersionOneDbGainsTheEnsemblesTableAndKeepsItsRows) {
   ASSERT_EQ(sqlite3_open(dir.File("t.db").c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw,
                          "DROP INDEX ensembles_by_study; DROP TABLE ensembles; "
+                         "ALTER TABLE trials DROP COLUMN lease_token; "
                          "UPDATE schema_version SET version = 1",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
@@ -153,7 +154,7 @@ TEST(Database, VersionOneDbGainsTheEnsemblesTableAndKeepsItsRows) {
 
   auto db = Database::Open(dir.File("t.db"));
   ASSERT_TRUE(db.ok()) << db.status();
-  EXPECT_EQ((*db)->SchemaVersion(), 2);
+  EXPECT_EQ((*db)->SchemaVersion(), kSchemaVersion);
   EnsembleRow ensemble;
   ensemble.id = 5;
   ensemble.study_id = 3;
@@ -179,6 +180,71 @@ TEST(Database, VersionOneDbGainsTheEnsemblesTableAndKeepsItsRows) {
   EXPECT_DOUBLE_EQ(*got.test_accuracy, 0.82);
   EXPECT_EQ(got.member_accuracies_json, "[0.77,0.75]");
   EXPECT_EQ(got.test_images, 10000);
+}
+
+TEST(Database, LeaseTokensSurviveReopen) {
+  testing::TempDir dir;
+  {
+    auto db = Database::Open(dir.File("t.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Write(Study(1)).ok());
+    TrialRow trial = Trial(1, 1, 0);
+    trial.state = "RUNNING";
+    trial.attempt = 1;
+    trial.worker_id = 4;
+    trial.lease_token = "0123456789abcdef0123456789abcdef";
+    ASSERT_TRUE((*db)->Write(trial).ok());
+    EnsembleRow ensemble;
+    ensemble.id = 2;
+    ensemble.study_id = 1;
+    ensemble.k = 1;
+    ensemble.state = "ENSEMBLE_RUNNING";
+    ensemble.attempt = 1;
+    ensemble.worker_id = 4;
+    ensemble.lease_token = "fedcba9876543210fedcba9876543210";
+    ASSERT_TRUE((*db)->Write(ensemble).ok());
+  }
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok());
+  auto snapshot = (*db)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  EXPECT_EQ(snapshot->trials[0].lease_token, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(snapshot->trials[0].worker_id, 4);
+  ASSERT_EQ(snapshot->ensembles.size(), 1u);
+  EXPECT_EQ(snapshot->ensembles[0].lease_token, "fedcba9876543210fedcba9876543210");
+}
+
+TEST(Database, VersionTwoDbGainsLeaseTokenColumnsAndKeepsItsRows) {
+  testing::TempDir dir;
+  {
+    auto db = Database::Open(dir.File("t.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Write(Study(1)).ok());
+    TrialRow trial = Trial(1, 1, 0);
+    trial.state = "RUNNING";
+    trial.attempt = 1;
+    ASSERT_TRUE((*db)->Write(trial).ok());
+  }
+  // Turn it back into a schema 2 db, as the previous tuner-server left it.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.File("t.db").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "ALTER TABLE trials DROP COLUMN lease_token; "
+                         "ALTER TABLE ensembles DROP COLUMN lease_token; "
+                         "UPDATE schema_version SET version = 2",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ((*db)->SchemaVersion(), 3);
+  auto snapshot = (*db)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  EXPECT_EQ(snapshot->trials[0].state, "RUNNING");
+  EXPECT_EQ(snapshot->trials[0].lease_token, "");
 }
 
 }  // namespace
