@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "tuner-server/convert.h"
+#include "tuner-server/lease_token.h"
 #include "trial-worker/training/trainer_spec.h"
 
 namespace tuner::server {
@@ -26,6 +27,11 @@ double Scheduler::Now() const {
   if (options_.clock) return options_.clock();
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+absl::StatusOr<std::string> Scheduler::NewToken() const {
+  if (options_.lease_token) return options_.lease_token();
+  return NewLeaseToken();
 }
 
 void Scheduler::Commit(Ops ops, Done done) { committer_->Submit(std::move(ops), std::move(done)); }
@@ -81,8 +87,20 @@ absl::Status Scheduler::Load(const storage::Snapshot& snapshot,
     extra.attempt = row.attempt;
     extra.retries = row.retries;
     extra.worker_id = row.worker_id;
-    // Workers that outlived the server keep their trials if they heartbeat in time.
+    // Workers that outlived the server keep their trials if they heartbeat in time, with the
+    // token they were given (it is in the db).
     extra.lease_deadline = *state == TrialState::kRunning ? now + options_.lease_seconds : 0;
+    extra.lease_token = row.lease_token;
+    if (*state == TrialState::kRunning && extra.lease_token.empty()) {
+      // Leased by a server older than lease tokens (schema 2): its worker cannot prove it
+      // holds the lease, so the lease gets a token nobody knows, runs out and is re-queued.
+      absl::StatusOr<std::string> token = NewToken();
+      if (!token.ok()) return token.status();
+      extra.lease_token = std::move(*token);
+      spdlog::warn("study {} trial {}: RUNNING without a lease token (leased before the "
+                   "upgrade); it is re-queued when its lease runs out",
+                   row.study_id, row.id);
+    }
     extra.checkpoint_id = row.checkpoint_id;
     extra.fail_reason = row.fail_reason;
     extra.created_at = row.created_at;
@@ -172,6 +190,7 @@ storage::TrialRow Scheduler::ToRow(const StudyEntry& study, int64_t number) cons
   row.retries = extra.retries;
   row.worker_id = extra.worker_id;
   row.lease_deadline = extra.lease_deadline;
+  row.lease_token = extra.lease_token;
   row.checkpoint_id = extra.checkpoint_id;
   row.fail_reason = extra.fail_reason;
   row.created_at = extra.created_at;

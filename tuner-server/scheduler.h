@@ -39,6 +39,8 @@ struct SchedulerOptions {
   int64_t max_studies = 10000;
   int64_t max_workers = 100000;     // distinct worker names ever registered
   std::function<double()> clock;    // unix seconds; the system clock when empty
+  // A new lease's token; NewLeaseToken() (128 bits from the CSPRNG) when empty. For fuzzing.
+  std::function<std::string()> lease_token;
 };
 
 // Point-in-time counts for the metrics endpoint.
@@ -87,6 +89,16 @@ class Scheduler {
   // Answers at once when a trial is available, else parks until one is or the wait ends.
   void AcquireTrial(const v1::AcquireTrialRequest& request, v1::AcquireTrialResponse* response,
                     Done done);
+  // The call of a parked AcquireTrial (the one answering into *response) is gone: cancelled, or
+  // its deadline passed. Takes it off the waiters so no trial is handed to it. True when it was
+  // still parked: its Done will then never run, and the caller finishes the call. False when
+  // it was already answered (or its answer is on the way).
+  bool CancelAcquire(const v1::AcquireTrialResponse* response);
+  // The lease an AcquireTrial answered with never reached its worker (the call failed after
+  // the answer was sent). The trial (or ensemble job) is PENDING again without counting a
+  // failed attempt, and goes to the next worker. Nothing happens when the lease is no longer
+  // the current one. done may be empty.
+  void ReturnLease(const v1::Lease& lease, Done done);
   void Heartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatResponse* response, Done done);
   void ReportIntermediate(const v1::ReportIntermediateRequest& request,
                           v1::ReportIntermediateResponse* response, Done done);
@@ -128,6 +140,7 @@ class Scheduler {
     int retries = 0;
     int64_t worker_id = 0;
     double lease_deadline = 0;
+    std::string lease_token;  // the current lease's secret; see lease_token.h
     std::string checkpoint_id;
     std::string fail_reason;
     double created_at = 0;
@@ -165,6 +178,8 @@ class Scheduler {
   using Ops = std::vector<storage::WriteOp>;
 
   double Now() const;
+  // A token for a new lease (options_.lease_token, else the CSPRNG).
+  absl::StatusOr<std::string> NewToken() const;
   StudyEntry* FindStudy(int64_t study_id);
   // Finds the trial a lease names and checks that the lease still holds.
   absl::Status FindLease(const v1::Lease& lease, StudyEntry** study, int64_t* number,

@@ -10,6 +10,7 @@
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 #include "tuner-server/convert.h"
+#include "tuner-server/lease_token.h"
 #include "tuner-server/scheduler.h"
 
 namespace tuner::server {
@@ -40,8 +41,16 @@ absl::Status Scheduler::LoadEnsembles(const std::vector<storage::EnsembleRow>& r
     }
     for (const auto& id : ids) entry.members.push_back(id.get<int64_t>());
     for (const auto& a : accuracies) entry.member_accuracies.push_back(a.get<double>());
-    // Like a trial's: a worker that outlived the server keeps the job if it heartbeats in time.
-    if (row.state == "ENSEMBLE_RUNNING") entry.lease_deadline = now + options_.lease_seconds;
+    // Like a trial's: a worker that outlived the server keeps the job if it heartbeats in time
+    // (with its token from the db; a lease older than tokens gets one nobody knows).
+    if (row.state == "ENSEMBLE_RUNNING") {
+      entry.lease_deadline = now + options_.lease_seconds;
+      if (entry.row.lease_token.empty()) {
+        absl::StatusOr<std::string> token = NewToken();
+        if (!token.ok()) return token.status();
+        entry.row.lease_token = std::move(*token);
+      }
+    }
     next_ensemble_id_ = std::max(next_ensemble_id_, row.id + 1);
     ensembles_[row.id] = std::move(entry);
   }
@@ -181,10 +190,16 @@ bool Scheduler::TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* re
     if (ensemble.row.state != "ENSEMBLE_PENDING") continue;
     const StudyEntry* study = FindStudy(ensemble.row.study_id);
     if (study == nullptr) continue;
+    absl::StatusOr<std::string> token = NewToken();
+    if (!token.ok()) {
+      spdlog::error("ensemble {}: not leased: {}", id, token.status().ToString());
+      return false;
+    }
     const double now = Now();
     ensemble.row.state = "ENSEMBLE_RUNNING";
     ensemble.row.attempt++;
     ensemble.row.worker_id = worker_id;
+    ensemble.row.lease_token = std::move(*token);
     ensemble.lease_deadline = now + options_.lease_seconds;
     ops.push_back(ensemble.row);
 
@@ -193,6 +208,8 @@ bool Scheduler::TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* re
     job->mutable_lease()->set_ensemble_id(id);
     job->mutable_lease()->set_attempt(ensemble.row.attempt);
     job->mutable_lease()->set_deadline(ensemble.lease_deadline);
+    job->mutable_lease()->set_worker_id(worker_id);
+    job->mutable_lease()->set_token(ensemble.row.lease_token);
     job->set_study_id(ensemble.row.study_id);
     v1::Ensemble view;
     FillEnsemble(ensemble, &view);
@@ -219,7 +236,11 @@ absl::Status Scheduler::FindEnsembleLease(const v1::Lease& lease, EnsembleEntry*
   }
   *ensemble = &it->second;
   const storage::EnsembleRow& row = it->second.row;
-  if (row.attempt == lease.attempt() && row.state == "ENSEMBLE_RUNNING") return absl::OkStatus();
+  if (row.attempt == lease.attempt() && row.state == "ENSEMBLE_RUNNING") {
+    return CheckLeaseHolder(lease, row.worker_id, row.lease_token,
+                            absl::StrCat("lease on ensemble ", lease.ensemble_id(), " attempt ",
+                                         lease.attempt()));
+  }
   return absl::FailedPreconditionError(absl::StrCat(
       "lease on ensemble ", lease.ensemble_id(), " attempt ", lease.attempt(),
       " is no longer held (the ensemble is ", row.state, " at attempt ", row.attempt, ")"));
@@ -263,6 +284,7 @@ void Scheduler::CompleteEnsemble(const v1::CompleteEnsembleRequest& request,
   row.test_images = request.test_images();
   row.fail_reason.clear();
   row.finished_at = Now();
+  row.lease_token.clear();
   ensemble->lease_deadline = 0;
   spdlog::info("study {} ensemble {}: COMPLETED with test accuracy {:.4f} on {} images",
                row.study_id, row.id, request.test_accuracy(), request.test_images());
@@ -277,6 +299,7 @@ void Scheduler::RetryEnsemble(EnsembleEntry& ensemble, const std::string& reason
   const int max_attempts = study ? study->spec.max_attempts : 3;
   row.retries++;
   row.fail_reason = reason;
+  row.lease_token.clear();
   ensemble.lease_deadline = 0;
   const bool again = retryable && row.retries < max_attempts;
   row.state = again ? "ENSEMBLE_PENDING" : "ENSEMBLE_FAILED";

@@ -9,6 +9,7 @@
 #include "search/median_pruner.h"
 #include "spdlog/spdlog.h"
 #include "tuner-server/convert.h"
+#include "tuner-server/lease_token.h"
 #include "tuner-server/scheduler.h"
 
 namespace tuner::server {
@@ -135,10 +136,17 @@ bool Scheduler::TryLease(int64_t worker_id, bool accepts_ensembles,
     const int64_t number = *study.pending.begin();
     search::TrialRecord& record = study.history[number];
     TrialExtra& extra = study.extra[number];
+    absl::StatusOr<std::string> token = NewToken();
+    if (!token.ok()) {
+      spdlog::error("study {} trial {}: not leased: {}", study.row.id, extra.id,
+                    token.status().ToString());
+      return false;
+    }
     const double now = Now();
     SetState(study, number, TrialState::kRunning);
     extra.attempt++;
     extra.worker_id = worker_id;
+    extra.lease_token = std::move(*token);
     extra.lease_deadline = now + options_.lease_seconds;
     if (extra.started_at == 0) extra.started_at = now;
     Touch(study, number, ops);
@@ -149,6 +157,8 @@ bool Scheduler::TryLease(int64_t worker_id, bool accepts_ensembles,
     lease->set_trial_id(extra.id);
     lease->set_attempt(extra.attempt);
     lease->set_deadline(extra.lease_deadline);
+    lease->set_worker_id(worker_id);
+    lease->set_token(extra.lease_token);
     response->set_study_id(study.row.id);
     response->set_trial_number(number);
     ParamsToProto(record.params, response->mutable_params());
@@ -184,28 +194,94 @@ void Scheduler::AcquireTrial(const v1::AcquireTrialRequest& request,
     done(absl::InvalidArgumentError("wait_seconds: must be a finite number >= 0"));
     return;
   }
+  absl::Status answer;  // sent after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto worker = workers_.find(request.worker_id());
+    if (worker == workers_.end()) {
+      answer = absl::NotFoundError(absl::StrCat("worker ", request.worker_id(),
+                                                " is not registered; call RegisterWorker first"));
+    } else {
+      worker->second.last_seen_at = Now();
+      Ops ops;
+      if (!shut_down_ &&
+          TryLease(request.worker_id(), request.accepts_ensembles(), response, ops)) {
+        Commit(std::move(ops), std::move(done));
+        return;
+      }
+      if (!ops.empty()) Commit(std::move(ops), nullptr);
+      const double wait = std::min(request.wait_seconds(), options_.max_wait_seconds);
+      if (wait > 0 && !shut_down_) {
+        waiters_.push_back(Waiter{request.worker_id(), response, std::move(done), Now() + wait,
+                                  request.accepts_ensembles()});
+        return;
+      }
+      response->set_has_trial(false);
+    }
+  }
+  done(answer);
+}
+
+bool Scheduler::CancelAcquire(const v1::AcquireTrialResponse* response) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto worker = workers_.find(request.worker_id());
-  if (worker == workers_.end()) {
-    done(absl::NotFoundError(absl::StrCat("worker ", request.worker_id(),
-                                          " is not registered; call RegisterWorker first")));
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (it->response == response) {
+      spdlog::info("worker {}: parked AcquireTrial cancelled by its client; it gets no trial",
+                   it->worker_id);
+      waiters_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Scheduler::ReturnLease(const v1::Lease& lease, Done done) {
+  absl::Status answer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Ops ops;
+    if (lease.ensemble_id() != 0) {
+      EnsembleEntry* ensemble;
+      answer = FindEnsembleLease(lease, &ensemble);
+      if (answer.ok()) {
+        storage::EnsembleRow& row = ensemble->row;
+        row.state = "ENSEMBLE_PENDING";
+        row.worker_id = 0;
+        row.lease_token.clear();
+        ensemble->lease_deadline = 0;
+        ops.push_back(row);
+        spdlog::warn("study {} ensemble {}: lease (attempt {}) never reached its worker; "
+                     "re-queued without counting it",
+                     row.study_id, row.id, row.attempt);
+      }
+    } else {
+      StudyEntry* study;
+      int64_t number;
+      answer = FindLease(lease, &study, &number, /*allow_stopped=*/false);
+      if (answer.ok()) {
+        TrialExtra& extra = study->extra[number];
+        spdlog::warn("study {} trial {}: lease (attempt {}) never reached worker {}; re-queued "
+                     "without counting it",
+                     study->row.id, extra.id, extra.attempt, extra.worker_id);
+        // Unlike Retry: no failed attempt is counted and no reason stored. The attempt number
+        // stays spent, so lease names are never reused.
+        extra.worker_id = 0;
+        extra.lease_deadline = 0;
+        extra.lease_token.clear();
+        SetState(*study, number, TrialState::kPending);
+        Touch(*study, number, ops);
+      }
+    }
+    if (answer.ok()) {
+      Commit(std::move(ops), std::move(done));
+    }
+  }
+  if (!answer.ok()) {
+    spdlog::info("undelivered lease not returned: {}", answer.ToString());
+    if (done) done(answer);
     return;
   }
-  worker->second.last_seen_at = Now();
-  Ops ops;
-  if (!shut_down_ && TryLease(request.worker_id(), request.accepts_ensembles(), response, ops)) {
-    Commit(std::move(ops), std::move(done));
-    return;
-  }
-  if (!ops.empty()) Commit(std::move(ops), nullptr);
-  const double wait = std::min(request.wait_seconds(), options_.max_wait_seconds);
-  if (wait <= 0 || shut_down_) {
-    response->set_has_trial(false);
-    done(absl::OkStatus());
-    return;
-  }
-  waiters_.push_back(Waiter{request.worker_id(), response, std::move(done), Now() + wait,
-                            request.accepts_ensembles()});
+  ServeWaiters();
 }
 
 void Scheduler::ServeWaiters() {
@@ -234,8 +310,13 @@ absl::Status Scheduler::FindLease(const v1::Lease& lease, StudyEntry** study, in
   const search::TrialRecord& record = (*study)->history[*number];
   const TrialExtra& extra = (*study)->extra[*number];
   const bool held = extra.attempt == lease.attempt();
-  if (held && record.state == TrialState::kRunning) return absl::OkStatus();
-  if (held && allow_stopped && record.state == TrialState::kStopped) return absl::OkStatus();
+  if (held && (record.state == TrialState::kRunning ||
+               (allow_stopped && record.state == TrialState::kStopped))) {
+    // The current lease: only its holder, with its token, may use it.
+    return CheckLeaseHolder(
+        lease, extra.worker_id, extra.lease_token,
+        absl::StrCat("lease on trial ", lease.trial_id(), " attempt ", lease.attempt()));
+  }
   return absl::FailedPreconditionError(absl::StrCat(
       "lease on trial ", lease.trial_id(), " attempt ", lease.attempt(),
       " is no longer held (the trial is ", TrialStateName(record.state), " at attempt ",
@@ -420,6 +501,7 @@ void Scheduler::Retry(StudyEntry& study, int64_t number, const std::string& reas
   TrialExtra& extra = study.extra[number];
   extra.worker_id = 0;
   extra.lease_deadline = 0;
+  extra.lease_token.clear();
   search::TrialRecord& record = study.history[number];
   if (extra.prune_requested && !record.intermediate.empty()) {
     // Told to stop and then lost: it was pruned all the same, with its last reported value.

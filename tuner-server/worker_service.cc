@@ -135,6 +135,45 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
   Sha256 hasher_;
 };
 
+// One AcquireTrial call. A parked call whose client goes away (cancelled, deadline passed) is
+// taken off the waiters at once (OnCancel), so no trial is leased to it; a lease answered to a
+// call that then failed (its client was gone when the answer went out) is returned without
+// counting an attempt, so a dead client never burns a trial's attempts.
+class AcquireReactor : public grpc::ServerUnaryReactor {
+ public:
+  AcquireReactor(grpc::CallbackServerContext* context, Scheduler* scheduler,
+                 const v1::AcquireTrialRequest& request, v1::AcquireTrialResponse* response)
+      : context_(context), scheduler_(scheduler), response_(response) {
+    // Done runs exactly once unless CancelAcquire takes the waiter first (then OnCancel
+    // finishes): the reactor is alive until OnDone, which follows Finish.
+    scheduler_->AcquireTrial(request, response,
+                             [this](const absl::Status& status) { Finish(ToGrpc(status)); });
+  }
+
+  void OnCancel() override {
+    if (scheduler_->CancelAcquire(response_)) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "AcquireTrial: the call was cancelled"));
+    }
+  }
+
+  void OnDone() override {
+    // The request and response live until OnDone returns.
+    if (context_->IsCancelled()) {
+      if (response_->has_trial()) {
+        scheduler_->ReturnLease(response_->lease(), nullptr);
+      } else if (response_->has_ensemble_job()) {
+        scheduler_->ReturnLease(response_->ensemble_job().lease(), nullptr);
+      }
+    }
+    delete this;
+  }
+
+ private:
+  grpc::CallbackServerContext* const context_;
+  Scheduler* const scheduler_;
+  v1::AcquireTrialResponse* const response_;
+};
+
 // Sends a checkpoint file in 1 MiB chunks; the first carries its id, size and sha256 so the
 // worker can verify what it got.
 class DownloadReactor : public grpc::ServerWriteReactor<v1::CheckpointChunk> {
@@ -206,7 +245,8 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
 grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerContext* context,
                                                           const v1::AcquireTrialRequest* request,
                                                           v1::AcquireTrialResponse* response) {
-  return Forward(context, *auth_, scheduler_, &Scheduler::AcquireTrial, request, response);
+  if (absl::Status s = auth_->Check(*context); !s.ok()) return Answer(context, s);
+  return new AcquireReactor(context, scheduler_, *request, response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerContext* context,

@@ -81,7 +81,8 @@ def main():
 
         def L(**kw):
             lease = current["lease"]
-            d = dict(trial_id=lease.trial_id, attempt=lease.attempt, deadline=lease.deadline)
+            d = dict(trial_id=lease.trial_id, attempt=lease.attempt, deadline=lease.deadline,
+                     worker_id=lease.worker_id, token=lease.token)
             d.update(kw)
             return pb.Lease(**d)
 

@@ -3,7 +3,8 @@
 // every deadline (bit 7: Tick() after the call); the rest is parsed as that RPC's request proto
 // (inputs that do not parse are skipped). Each input gets a fresh Scheduler over in-memory
 // SQLite holding one study (fixed spec), one registered worker (id 1) and one leased trial
-// (trial id 1, attempt 1), so seeds can name a live lease.
+// (trial id 1, attempt 1, token kFuzzToken: the fixture draws no random tokens), so seeds can
+// name a live lease.
 //
 // Checked: no crash or UB (ASan/UBSan), and every Done callback runs exactly once — parked
 // long-polls are answered by Shutdown().
@@ -43,6 +44,9 @@ search_space:
   layers: {type: int, min: 1, max: 4}
 trainer: {kind: synthetic, epochs: 3}
 )";
+
+// Every lease's token (make_rpc_seeds.py's FUZZ_TOKEN), so inputs are reproducible.
+constexpr char kFuzzToken[] = "0123456789abcdef0123456789abcdef";
 
 [[noreturn]] void Die(const char* what) {
   std::fprintf(stderr, "fuzz_rpc_requests: %s\n", what);
@@ -102,6 +106,7 @@ std::unique_ptr<Fixture> MakeFixture() {
   options.max_studies = 4;
   Fixture* raw = f.get();
   options.clock = [raw] { return raw->now; };
+  options.lease_token = [] { return std::string(kFuzzToken); };
   f->scheduler = std::make_unique<Scheduler>(options, f->committer.get(), f->reader.get());
   if (!f->scheduler->Load(tuner::storage::Snapshot{}, {}).ok()) Die("Load failed");
 
@@ -121,7 +126,7 @@ std::unique_ptr<Fixture> MakeFixture() {
   f->scheduler->AcquireTrial(acquire, &f->leased, f->tracker.Make());
   Flush(*f);
   if (!f->tracker.last_.ok() || !f->leased.has_trial() || f->leased.lease().trial_id() != 1 ||
-      f->leased.lease().attempt() != 1) {
+      f->leased.lease().attempt() != 1 || f->leased.lease().token() != kFuzzToken) {
     Die("fixture: AcquireTrial did not lease trial 1 attempt 1");
   }
   return f;

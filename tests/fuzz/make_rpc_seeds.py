@@ -2,7 +2,8 @@
 """Writes the seed corpus of fuzz_rpc_requests: one file per request, the first byte picks the
 RPC (see fuzz_rpc_requests.cc; bit 7 set: the lease clock jumps past every deadline after the
 call), the rest is the serialized request. The fixture holds study 1, worker 1 and trial 1 leased
-at attempt 1, so seeds name that lease. Needs python3-protobuf and protoc (Debian packages).
+at attempt 1 with the token FUZZ_TOKEN (the fixture's token generator), so seeds name that
+lease. Needs python3-protobuf and protoc (Debian packages).
 
     /usr/bin/python3 tests/fuzz/make_rpc_seeds.py   # rewrites tests/fuzz/corpus/fuzz_rpc_requests
 """
@@ -15,6 +16,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(HERE, "corpus", "fuzz_rpc_requests")
+FUZZ_TOKEN = "0123456789abcdef0123456789abcdef"  # kFuzzToken in fuzz_rpc_requests.cc
 
 RPC = {"CreateStudy": 0, "GetStudy": 1, "ListStudies": 2, "ListTrials": 3, "GetBestTrials": 4,
        "StopStudy": 5, "WatchStudy": 6, "RegisterWorker": 7, "AcquireTrial": 8, "Heartbeat": 9,
@@ -34,8 +36,9 @@ def write_seeds(out):
     sys.path.insert(0, out)
     from proto import tuner_pb2 as pb  # noqa: E402
 
-    def lease(trial_id=1, attempt=1):
-        return pb.Lease(trial_id=trial_id, attempt=attempt, deadline=1e9 + 2)
+    def lease(trial_id=1, attempt=1, worker_id=1, token=FUZZ_TOKEN):
+        return pb.Lease(trial_id=trial_id, attempt=attempt, deadline=1e9 + 2,
+                        worker_id=worker_id, token=token)
 
     spec = open(os.path.join(ROOT, "examples", "synthetic-random.yaml")).read()
     seeds = {
@@ -59,6 +62,10 @@ def write_seeds(out):
                                                                wait_seconds=math.nan)),
         "heartbeat": ("Heartbeat", pb.HeartbeatRequest(lease=lease())),
         "heartbeat-old": ("Heartbeat", pb.HeartbeatRequest(lease=lease(attempt=7))),
+        "heartbeat-forged": ("Heartbeat", pb.HeartbeatRequest(lease=lease(worker_id=2,
+                                                                          token=""))),
+        "complete-forged": ("CompleteTrial", pb.CompleteTrialRequest(
+            lease=lease(token="f" * 32), value=1e300, epochs_done=3)),
         "report": ("ReportIntermediate", pb.ReportIntermediateRequest(
             lease=lease(), intermediate=pb.IntermediateValue(execution=1, epoch=2, value=0.5,
                                                              metrics={"loss": 0.3}))),
@@ -91,10 +98,12 @@ def write_seeds(out):
         "ensemble-k0": ("CreateEnsemble", pb.CreateEnsembleRequest(study_id=1, k=0)),
         "list-ensembles": ("ListEnsembles", pb.ListEnsemblesRequest(study_id=1)),
         "complete-ensemble": ("CompleteEnsemble", pb.CompleteEnsembleRequest(
-            lease=pb.Lease(ensemble_id=1, attempt=1), test_accuracy=0.8,
+            lease=pb.Lease(ensemble_id=1, attempt=1, worker_id=1, token=FUZZ_TOKEN),
+            test_accuracy=0.8,
             member_test_accuracies=[0.7, math.nan], test_images=100)),
         "fail-ensemble": ("FailEnsemble", pb.FailEnsembleRequest(
-            lease=pb.Lease(ensemble_id=1, attempt=1), reason="oom", retryable=True)),
+            lease=pb.Lease(ensemble_id=1, attempt=1, worker_id=1, token=FUZZ_TOKEN),
+            reason="oom", retryable=True)),
     }
     os.makedirs(OUT, exist_ok=True)
     for name, (rpc, message) in seeds.items():

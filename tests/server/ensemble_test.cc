@@ -235,5 +235,62 @@ TEST(Ensemble, ExpiredJobIsLeasedAgainAndTheLateResultRefused) {
   EXPECT_EQ(out.fail_reason(), "dataset missing");
 }
 
+// Issue 13 row 1, for ensemble jobs: another worker that names the job's (ensemble_id,
+// attempt) without its holder's token is refused on Heartbeat, CompleteEnsemble and
+// FailEnsemble, and the job is untouched.
+TEST(Ensemble, AJobLeaseIsRefusedWithoutItsHoldersToken) {
+  TestServer server;
+  const int64_t study = CreateStudy(server, TorchSpec(2, /*keep_checkpoints=*/true));
+  RawWorker trainer(&server.workers(), "trainer");
+  RunTrials(trainer, /*expect_save=*/true);
+  v1::Ensemble created;
+  ASSERT_TRUE(CreateEnsemble(server, study, 2, &created).ok());
+  RawWorker holder(&server.workers(), "holder");
+  RawWorker thief(&server.workers(), "thief");
+  v1::AcquireTrialResponse leased;
+  ASSERT_TRUE(AcquireJob(server, holder, &leased).ok());
+  ASSERT_TRUE(leased.has_ensemble_job());
+  const v1::Lease& lease = leased.ensemble_job().lease();
+  EXPECT_EQ(lease.worker_id(), holder.id());
+  EXPECT_EQ(lease.token().size(), 32u);
+
+  v1::Lease bare;
+  bare.set_ensemble_id(lease.ensemble_id());
+  bare.set_attempt(lease.attempt());
+  v1::Lease wrong_token = lease;
+  wrong_token.set_token(std::string(32, '0'));
+  for (const auto& [forged, why] :
+       {std::pair<v1::Lease, const char*>{bare, "lease held by another worker"},
+        std::pair<v1::Lease, const char*>{wrong_token, "lease token does not match"}}) {
+    v1::HeartbeatResponse beat;
+    grpc::Status s = thief.Heartbeat(forged, &beat);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(s.error_message(), HasSubstr(why));
+    v1::Ensemble out;
+    s = CompleteEnsemble(server, forged, 0.99, {0.9, 0.9}, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(s.error_message(), HasSubstr(why));
+    v1::FailEnsembleRequest fail;
+    *fail.mutable_lease() = forged;
+    fail.set_reason("forged");
+    grpc::ClientContext context;
+    s = server.workers().FailEnsemble(&context, fail, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(s.error_message(), HasSubstr(why));
+  }
+  v1::ListEnsemblesRequest list;
+  list.set_study_id(study);
+  v1::ListEnsemblesResponse listed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(server.studies().ListEnsembles(&context, list, &listed).ok());
+  ASSERT_EQ(listed.ensembles_size(), 1);
+  EXPECT_EQ(listed.ensembles(0).state(), v1::ENSEMBLE_RUNNING);
+  EXPECT_EQ(listed.ensembles(0).fail_reason(), "");
+
+  v1::Ensemble out;
+  ASSERT_TRUE(CompleteEnsemble(server, lease, 0.8, {0.7, 0.6}, &out).ok());
+  EXPECT_EQ(out.state(), v1::ENSEMBLE_COMPLETED);
+}
+
 }  // namespace
 }  // namespace tuner::testing
