@@ -2,9 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
+#include "spdlog/spdlog.h"
 
 namespace tuner::storage {
 namespace {
@@ -121,11 +125,24 @@ enum StatementIndex {
   kStatementCount
 };
 
+// A text column. Invalid UTF-8 (a fail reason cut mid-character by an older build, bytes
+// written by another program) is loaded with U+FFFD in its place and logged: protobuf string
+// fields must be valid UTF-8, and one bad row would otherwise fail every reply that carries it.
 std::string Text(sqlite3_stmt* stmt, int column) {
   const unsigned char* text = sqlite3_column_text(stmt, column);
-  return text ? std::string(reinterpret_cast<const char*>(text),
-                            static_cast<size_t>(sqlite3_column_bytes(stmt, column)))
-              : std::string();
+  if (text == nullptr) return std::string();
+  std::string_view view(reinterpret_cast<const char*>(text),
+                        static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
+  std::optional<size_t> bad = FirstInvalidUtf8(view);
+  if (!bad) return std::string(view);
+  const char* table = sqlite3_column_table_name(stmt, column);
+  const unsigned char* key = sqlite3_column_text(stmt, 0);
+  spdlog::warn("db: {}.{} of the row with {} {} is not valid UTF-8 (byte {}): loaded with "
+               "U+FFFD in place of each invalid byte",
+               table ? table : "?", sqlite3_column_name(stmt, column),
+               sqlite3_column_name(stmt, 0), key ? reinterpret_cast<const char*>(key) : "?",
+               *bad);
+  return RepairUtf8(view);
 }
 
 void BindText(sqlite3_stmt* stmt, int index, const std::string& text) {
