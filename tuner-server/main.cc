@@ -35,9 +35,14 @@ int main(int argc, char** argv) {
   app.add_option("--max-wait-seconds", options.max_wait_seconds, "longest AcquireTrial long-poll")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--token", options.auth_token,
-                 "shared secret every call must carry as 'authorization: Bearer TOKEN'")
-      ->envname("TUNER_TOKEN");
+  CLI::Option* token_option =
+      app.add_option("--token", options.auth_token,
+                     "shared secret every call must carry as 'authorization: Bearer TOKEN'")
+          ->envname("TUNER_TOKEN");
+  bool insecure_no_token = false;
+  app.add_flag("--insecure-no-token", insecure_no_token,
+               "allow --token \"\" (an explicitly empty token: no auth at all); without this "
+               "flag an empty --token is an error");
   app.add_option("--token-file", token_file, "read the shared secret from this file")
       ->envname("TUNER_TOKEN_FILE");
   app.add_option("--tls-cert", options.tls.cert, "PEM certificate chain: serve TLS")
@@ -59,6 +64,18 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
+  // An explicitly empty token (`--token ""`, e.g. from an unset shell variable) would turn
+  // auth off; say so instead, unless asked for. No --token at all keeps the local default.
+  if (token_option->count() > 0 && options.auth_token.empty() && !insecure_no_token) {
+    std::cerr << "tuner-server: --token is empty, which would let anyone use this server; "
+                 "give a token (--token-file preferred), or --insecure-no-token to run "
+                 "without one\n";
+    return 2;
+  }
+  if (insecure_no_token && (!options.auth_token.empty() || !token_file.empty())) {
+    std::cerr << "tuner-server: give --insecure-no-token or a token, not both\n";
+    return 2;
+  }
   if (!token_file.empty()) {
     if (!options.auth_token.empty()) {
       std::cerr << "tuner-server: give --token or --token-file, not both\n";

@@ -33,6 +33,10 @@ namespace tuner::server {
 
 namespace v1 = ::tuner::v1;
 
+// A FailTrial / FailEnsemble reason is stored cut to this many bytes, on a UTF-8 character
+// boundary (a reply that carries invalid UTF-8 fails on every client).
+inline constexpr size_t kMaxFailReasonBytes = 4096;
+
 struct SchedulerOptions {
   double lease_seconds = 30;        // a worker heartbeats at least every third of it
   double max_wait_seconds = 20;     // cap on AcquireTrial's long-poll

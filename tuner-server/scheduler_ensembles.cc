@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -25,22 +26,54 @@ v1::EnsembleState EnsembleStateFromName(const std::string& name) {
   return state;
 }
 
+// The members and accuracies of a stored row; DATA_LOSS saying what is wrong with it.
+absl::Status ParseEnsembleRow(const storage::EnsembleRow& row, std::vector<int64_t>* members,
+                              std::vector<double>* accuracies_out) {
+  if (EnsembleStateFromName(row.state) == v1::ENSEMBLE_STATE_UNSPECIFIED) {
+    return absl::DataLossError(absl::StrCat("state \"", row.state, "\" is not an ensemble state"));
+  }
+  nlohmann::json ids = nlohmann::json::parse(row.member_trial_ids_json, nullptr, false);
+  if (!ids.is_array()) {
+    return absl::DataLossError(absl::StrCat("member_trial_ids_json is not a JSON array: ",
+                                            row.member_trial_ids_json.substr(0, 64)));
+  }
+  for (const auto& id : ids) {
+    if (!id.is_number_integer()) {
+      return absl::DataLossError(absl::StrCat("member_trial_ids_json holds ", id.type_name(),
+                                              " where a trial id belongs"));
+    }
+    members->push_back(id.get<int64_t>());
+  }
+  nlohmann::json accuracies = nlohmann::json::parse(row.member_accuracies_json, nullptr, false);
+  if (!accuracies.is_array()) {
+    return absl::DataLossError(absl::StrCat("member_accuracies_json is not a JSON array: ",
+                                            row.member_accuracies_json.substr(0, 64)));
+  }
+  for (const auto& a : accuracies) {
+    if (!a.is_number()) {
+      return absl::DataLossError(absl::StrCat("member_accuracies_json holds ", a.type_name(),
+                                              " where an accuracy belongs"));
+    }
+    accuracies_out->push_back(a.get<double>());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status Scheduler::LoadEnsembles(const std::vector<storage::EnsembleRow>& rows, double now) {
   for (const storage::EnsembleRow& row : rows) {
-    if (EnsembleStateFromName(row.state) == v1::ENSEMBLE_STATE_UNSPECIFIED) {
-      return absl::DataLossError(absl::StrCat("ensemble ", row.id, " has state ", row.state));
-    }
+    // A corrupt row is left out with an error naming it, and the server starts: an ensemble is
+    // derived from its study's trials and can be created again. Its id is not reused.
+    next_ensemble_id_ = std::max(next_ensemble_id_, row.id + 1);
     EnsembleEntry entry;
     entry.row = row;
-    nlohmann::json ids = nlohmann::json::parse(row.member_trial_ids_json, nullptr, false);
-    nlohmann::json accuracies = nlohmann::json::parse(row.member_accuracies_json, nullptr, false);
-    if (!ids.is_array() || !accuracies.is_array()) {
-      return absl::DataLossError(absl::StrCat("ensemble ", row.id, " has malformed members"));
+    if (absl::Status s = ParseEnsembleRow(row, &entry.members, &entry.member_accuracies);
+        !s.ok()) {
+      spdlog::error("study {}: ensemble {} left out: its db row is corrupt: {}", row.study_id,
+                    row.id, std::string(s.message()));
+      continue;
     }
-    for (const auto& id : ids) entry.members.push_back(id.get<int64_t>());
-    for (const auto& a : accuracies) entry.member_accuracies.push_back(a.get<double>());
     // Like a trial's: a worker that outlived the server keeps the job if it heartbeats in time
     // (with its token from the db; a lease older than tokens gets one nobody knows).
     if (row.state == "ENSEMBLE_RUNNING") {
@@ -51,7 +84,6 @@ absl::Status Scheduler::LoadEnsembles(const std::vector<storage::EnsembleRow>& r
         entry.row.lease_token = std::move(*token);
       }
     }
-    next_ensemble_id_ = std::max(next_ensemble_id_, row.id + 1);
     ensembles_[row.id] = std::move(entry);
   }
   return absl::OkStatus();
@@ -323,7 +355,8 @@ void Scheduler::FailEnsemble(const v1::FailEnsembleRequest& request, v1::Ensembl
       return;
     }
     Ops ops;
-    RetryEnsemble(*ensemble, request.reason().substr(0, 4096), request.retryable(), ops);
+    RetryEnsemble(*ensemble, TruncateUtf8(request.reason(), kMaxFailReasonBytes),
+                  request.retryable(), ops);
     FillEnsemble(*ensemble, response);
     Commit(std::move(ops), std::move(done));
   }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "nlohmann/json.hpp"
 #include "search/median_pruner.h"
 #include "spdlog/spdlog.h"
@@ -543,7 +544,8 @@ void Scheduler::FailTrial(const v1::FailTrialRequest& request, v1::FailTrialResp
       return;
     }
     Ops ops;
-    Retry(*study, number, request.reason().substr(0, 4096), request.retryable(), ops);
+    Retry(*study, number, TruncateUtf8(request.reason(), kMaxFailReasonBytes), request.retryable(),
+          ops);
     response->set_state(ToProto(study->history[number].state));
     Commit(std::move(ops), std::move(done));
   }

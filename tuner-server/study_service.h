@@ -16,7 +16,9 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
  public:
   StudyServiceImpl(Scheduler* scheduler, const Authenticator* auth, boost::asio::io_context* io,
                    double watch_interval_s)
-      : scheduler_(scheduler), auth_(auth), io_(io), watch_interval_s_(watch_interval_s) {}
+      : scheduler_(scheduler), auth_(auth), io_(io), watch_interval_s_(watch_interval_s) {
+    CheckUtf8OfRequests();
+  }
 
   grpc::ServerUnaryReactor* CreateStudy(grpc::CallbackServerContext* context,
                                         const v1::CreateStudyRequest* request,
@@ -49,6 +51,9 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
                                           v1::ListEnsemblesResponse* response) override;
 
  private:
+  // Unary requests with invalid UTF-8 get INVALID_ARGUMENT naming the field (utf8_requests.h).
+  void CheckUtf8OfRequests();
+
   Scheduler* const scheduler_;
   const Authenticator* const auth_;
   boost::asio::io_context* const io_;

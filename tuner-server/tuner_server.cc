@@ -1,5 +1,8 @@
 #include "tuner-server/tuner_server.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +14,23 @@
 
 namespace tuner::server {
 
+namespace {
+
+// Says so when the db is about to be created: a wrong --db path, or a db file emptied by
+// accident, would otherwise look like a server whose studies vanished.
+void LogIfNewDb(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) spdlog::info("db {} does not exist: creating a new, empty db", path);
+    return;
+  }
+  if (st.st_size == 0) {
+    spdlog::warn("db {} is an empty file (0 bytes): starting a new, empty db in it", path);
+  }
+}
+
+}  // namespace
+
 TunerServer::TunerServer(const ServerOptions& options) : options_(options) {}
 
 absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOptions& options) {
@@ -18,6 +38,11 @@ absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOpti
   if (!(options.lease_seconds > 0)) return absl::InvalidArgumentError("--lease-seconds: must be > 0");
   std::unique_ptr<TunerServer> server(new TunerServer(options));
 
+  // Before the db is opened (Open migrates): a second server on the same db stops here.
+  auto lock = DbLock::Acquire(options.db_path);
+  if (!lock.ok()) return lock.status();
+  server->db_lock_ = std::move(*lock);
+  LogIfNewDb(options.db_path);
   auto writer = storage::Database::Open(options.db_path);
   if (!writer.ok()) return writer.status();
   auto snapshot = (*writer)->LoadSnapshot();

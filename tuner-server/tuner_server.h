@@ -18,6 +18,7 @@
 #include "storage/group_committer.h"
 #include "tuner-server/auth.h"
 #include "tuner-server/checkpoint_store.h"
+#include "tuner-server/db_lock.h"
 #include "tuner-server/metrics.h"
 #include "tuner-server/metrics_endpoint.h"
 #include "tuner-server/scheduler.h"
@@ -62,6 +63,7 @@ class TunerServer {
   void ArmTick();
 
   const ServerOptions options_;
+  std::unique_ptr<DbLock> db_lock_;  // taken first, released last: one server per db
   boost::asio::io_context io_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::unique_ptr<boost::asio::steady_timer> tick_;

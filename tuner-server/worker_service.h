@@ -14,7 +14,9 @@ namespace tuner::server {
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
   WorkerServiceImpl(Scheduler* scheduler, const Authenticator* auth, CheckpointStore* store)
-      : scheduler_(scheduler), auth_(auth), store_(store) {}
+      : scheduler_(scheduler), auth_(auth), store_(store) {
+    CheckUtf8OfRequests();
+  }
 
   grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* context,
                                            const v1::RegisterWorkerRequest* request,
@@ -46,6 +48,9 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
                                          v1::Ensemble* response) override;
 
  private:
+  // Unary requests with invalid UTF-8 get INVALID_ARGUMENT naming the field (utf8_requests.h).
+  void CheckUtf8OfRequests();
+
   Scheduler* const scheduler_;
   const Authenticator* const auth_;
   CheckpointStore* const store_;
