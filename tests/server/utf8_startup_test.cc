@@ -9,6 +9,7 @@
 
 #include "common/utf8.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "storage/database.h"
 #include "tests/server/raw_worker.h"
@@ -235,6 +236,50 @@ TEST(Startup, SecondServerOnTheSameDbIsRefusedNamingTheFileAndThePid) {
   EXPECT_EQ(GetStudy(first, study).study_id(), study);
   first.Restart();
   EXPECT_EQ(GetStudy(first, study).study_id(), study);
+}
+
+// Server reflection answers without the bearer token (documented in docs/security.md): it
+// lists the services, which is what proto/tuner.proto says, and nothing stored.
+TEST(Startup, ReflectionAnswersWithoutTheTokenWithTheApiOnly) {
+  server::ServerOptions options;
+  options.auth_token = "s3cret-token";
+  TestServer server(options);
+  grpc::GenericStub generic(server.channel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue queue;
+  auto call = generic.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
+  void* tag;
+  bool ok = false;
+  auto next = [&] {
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(next());
+  // ServerReflectionRequest{list_services: ""}, encoded by hand (field 7, string).
+  const std::string encoded("\x3a\x00", 2);
+  grpc::Slice slice(encoded);
+  grpc::ByteBuffer request(&slice, 1), response;
+  call->Write(request, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(next());
+  call->WritesDone(reinterpret_cast<void*>(3));
+  ASSERT_TRUE(next());
+  call->Read(&response, reinterpret_cast<void*>(4));
+  ASSERT_TRUE(next());
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  next();
+  EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& part : slices) {
+    bytes.append(reinterpret_cast<const char*>(part.begin()), part.size());
+  }
+  EXPECT_THAT(bytes, HasSubstr("tuner.v1.StudyService"));
+  EXPECT_THAT(bytes, HasSubstr("tuner.v1.WorkerService"));
 }
 
 }  // namespace
