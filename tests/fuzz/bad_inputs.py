@@ -176,6 +176,8 @@ def main():
         probe("worker RPC", "Heartbeat `lease.attempt: 0`", lambda: workers.Heartbeat(pb.HeartbeatRequest(lease=L(attempt=0))))
         probe("worker RPC", "Heartbeat unknown `trial_id: 999`", lambda: workers.Heartbeat(pb.HeartbeatRequest(lease=L(trial_id=999))))
         probe("worker RPC", "Heartbeat old `attempt: 2`", lambda: workers.Heartbeat(pb.HeartbeatRequest(lease=L(attempt=2))))
+        probe("worker RPC", "Heartbeat with another `worker_id`", lambda: workers.Heartbeat(pb.HeartbeatRequest(lease=L(worker_id=worker_id + 1))))
+        probe("worker RPC", "Complete `value: 1e300` without the lease's `token`", lambda: workers.CompleteTrial(pb.CompleteTrialRequest(lease=L(token=""), value=1e300, epochs_done=3)))
         iv = pb.IntermediateValue
         probe("worker RPC", "Report `epoch: 0`", lambda: workers.ReportIntermediate(pb.ReportIntermediateRequest(lease=L(), intermediate=iv(epoch=0, value=0.5))))
         probe("worker RPC", "Report `epoch: 4` (budget 3)", lambda: workers.ReportIntermediate(pb.ReportIntermediateRequest(lease=L(), intermediate=iv(epoch=4, value=0.5))))
