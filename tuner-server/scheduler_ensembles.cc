@@ -35,7 +35,7 @@ absl::Status ParseEnsembleRow(const storage::EnsembleRow& row, std::vector<int64
   nlohmann::json ids = nlohmann::json::parse(row.member_trial_ids_json, nullptr, false);
   if (!ids.is_array()) {
     return absl::DataLossError(absl::StrCat("member_trial_ids_json is not a JSON array: ",
-                                            row.member_trial_ids_json.substr(0, 64)));
+                                            TruncateUtf8(row.member_trial_ids_json, 64)));
   }
   for (const auto& id : ids) {
     if (!id.is_number_integer()) {
@@ -47,7 +47,7 @@ absl::Status ParseEnsembleRow(const storage::EnsembleRow& row, std::vector<int64
   nlohmann::json accuracies = nlohmann::json::parse(row.member_accuracies_json, nullptr, false);
   if (!accuracies.is_array()) {
     return absl::DataLossError(absl::StrCat("member_accuracies_json is not a JSON array: ",
-                                            row.member_accuracies_json.substr(0, 64)));
+                                            TruncateUtf8(row.member_accuracies_json, 64)));
   }
   for (const auto& a : accuracies) {
     if (!a.is_number()) {

@@ -76,7 +76,7 @@ absl::Status ValidateWorkerIdentity(const v1::RegisterWorkerRequest& request) {
   for (const std::string& device : request.devices()) {
     if (device.empty() || device.size() > 64 || !AllIn(device, ":._-")) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "devices: \"", device.substr(0, 64),
+          "devices: \"", TruncateUtf8(device, 64),
           "\" is not a device name (1 to 64 characters from A-Z a-z 0-9 : . _ -)"));
     }
   }
