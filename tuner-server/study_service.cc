@@ -14,12 +14,15 @@ namespace {
 
 // Streams a study's events: a SNAPSHOT first, then TRIAL_UPDATED for each changed trial and a
 // fresh SNAPSHOT whenever something changed (checked every interval on the Asio thread), and
-// STUDY_FINISHED last. One write in flight at a time, as gRPC requires.
+// STUDY_FINISHED last. One write in flight at a time, as gRPC requires. A client that reads
+// slowly (or not at all) costs one batch at most: while events are waiting the reactor does
+// not poll, so the changes since its last poll coalesce into the next batch (each changed
+// trial once, one snapshot). Snapshots leave spec_yaml out unless the request asks for it.
 class WatchReactor : public grpc::ServerWriteReactor<v1::StudyEvent> {
  public:
   WatchReactor(Scheduler* scheduler, boost::asio::io_context* io, int64_t study_id,
-               double interval_s)
-      : scheduler_(scheduler), study_id_(study_id), interval_(std::chrono::duration_cast<
+               bool with_spec_yaml, double interval_s)
+      : scheduler_(scheduler), study_id_(study_id), with_spec_yaml_(with_spec_yaml), interval_(std::chrono::duration_cast<
             std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval_s))),
         shared_(std::make_shared<Shared>()), timer_(std::make_shared<boost::asio::steady_timer>(*io)) {
     shared_->self = this;
@@ -60,6 +63,10 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::StudyEvent> {
 
   void PollLocked() {
     if (finished_) return;
+    if (writing_ || !queue_.empty()) {  // the client has not taken the last batch yet
+      ArmTimerLocked();
+      return;
+    }
     v1::Study study;
     std::vector<v1::Trial> changed;
     bool study_over = false;
@@ -68,6 +75,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::StudyEvent> {
       FinishLocked(ToGrpc(s));
       return;
     }
+    if (!with_spec_yaml_) study.clear_spec_yaml();
     const bool first = !sent_first_;
     if (first || !changed.empty() || study_over) {
       for (v1::Trial& trial : changed) {
@@ -118,6 +126,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::StudyEvent> {
 
   Scheduler* const scheduler_;
   const int64_t study_id_;
+  const bool with_spec_yaml_;
   const std::chrono::steady_clock::duration interval_;
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<boost::asio::steady_timer> timer_;
@@ -185,7 +194,8 @@ grpc::ServerWriteReactor<v1::StudyEvent>* StudyServiceImpl::WatchStudy(
   if (absl::Status s = auth_->Check(*context); !s.ok()) {
     return new Refusal<grpc::ServerWriteReactor<v1::StudyEvent>>(s);
   }
-  return new WatchReactor(scheduler_, io_, request->study_id(), watch_interval_s_);
+  return new WatchReactor(scheduler_, io_, request->study_id(), request->with_spec_yaml(),
+                          watch_interval_s_);
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::CreateEnsemble(grpc::CallbackServerContext* context,

@@ -482,6 +482,64 @@ TEST(Server, WatchStreamsUntilTheStudyFinishes) {
   EXPECT_EQ(event.study().trial_counts().at("COMPLETED"), 3);
 }
 
+// A watcher that stops reading costs one pending batch, not a snapshot per change: 20 trials
+// finish one by one (a change in each poll interval) on a study with a 900 KB spec while the
+// client reads nothing; afterwards it gets every trial's final state, few snapshots and the
+// finish. Snapshots carry spec_yaml only when asked.
+TEST(Server, AWatcherThatStopsReadingGetsCoalescedEvents) {
+  server::ServerOptions options;
+  options.watch_interval_seconds = 0.02;
+  TestServer server(options);
+  const int64_t id =
+      CreateStudy(server, RandomSpec(20, 1) + "# " + std::string(900 * 1000, 'x') + "\n");
+  v1::WatchStudyRequest request;
+  request.set_study_id(id);
+  request.set_with_spec_yaml(true);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = server.studies().WatchStudy(&context, request);
+  {
+    RawWorker worker(&server.workers(), "w");
+    for (int i = 0; i < 20; ++i) {
+      v1::AcquireTrialResponse trial;
+      ASSERT_TRUE(worker.Acquire(&trial).ok());
+      ASSERT_TRUE(trial.has_trial());
+      ASSERT_TRUE(worker.Complete(trial.lease(), 0.5, 1).ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    }
+  }
+  v1::StudyEvent event;
+  int snapshots = 0;
+  std::set<int64_t> completed;
+  while (reader->Read(&event)) {
+    if (event.kind() == v1::StudyEvent::TRIAL_UPDATED && event.trial().state() == v1::COMPLETED) {
+      completed.insert(event.trial().trial_id());
+    }
+    if (event.kind() != v1::StudyEvent::TRIAL_UPDATED) {
+      ++snapshots;
+      EXPECT_GT(event.study().spec_yaml().size(), 900000u);
+    }
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(event.kind(), v1::StudyEvent::STUDY_FINISHED);
+  // The first snapshot holds the trials that existed then; every other trial's end arrives.
+  EXPECT_GE(completed.size(), 19u);
+  // Without coalescing: one 900 KB snapshot per interval that saw a change (about 20).
+  EXPECT_LE(snapshots, 8);
+
+  v1::WatchStudyRequest lean;
+  lean.set_study_id(id);
+  grpc::ClientContext lean_context;
+  auto lean_reader = server.studies().WatchStudy(&lean_context, lean);
+  ASSERT_TRUE(lean_reader->Read(&event));
+  EXPECT_TRUE(event.study().spec_yaml().empty());
+  EXPECT_EQ(event.study().name(), GetStudy(server, id).name());
+  lean_context.TryCancel();
+  while (lean_reader->Read(&event)) {
+  }
+  lean_reader->Finish();
+}
+
 TEST(Server, WatchOfAnUnknownStudyIsNotFound) {
   TestServer server;
   v1::WatchStudyRequest request;
