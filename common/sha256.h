@@ -1,16 +1,18 @@
-// SHA-256 (FIPS 180-4) for checkpoint integrity: the server stores each checkpoint's digest and
-// workers verify downloads against it. Small and dependency-free on purpose.
+// SHA-256 for checkpoint integrity: the server stores each checkpoint's digest and workers
+// verify downloads against it. OpenSSL's libcrypto (EVP) does the hashing; this wrapper only
+// keeps callers free of OpenSSL headers and gives the digest as hex.
 #ifndef TUNER_COMMON_SHA256_H_
 #define TUNER_COMMON_SHA256_H_
 
-#include <array>
 #include <cstddef>
-#include <cstdint>
+#include <memory>
 #include <string>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
 namespace tuner {
 
-// Incremental hasher. Thread-compatible.
+// Incremental hasher. Thread-compatible. Move-only: it owns an OpenSSL digest context.
 class Sha256 {
  public:
   Sha256();
@@ -19,12 +21,10 @@ class Sha256 {
   std::string HexDigest();
 
  private:
-  void Block(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  struct ContextDeleter {
+    void operator()(evp_md_ctx_st* context) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, ContextDeleter> context_;
 };
 
 // Digest of a whole string.
