@@ -22,7 +22,6 @@ class CheckpointStore {
   std::string NewId();
   // INVALID_ARGUMENT unless id is one this store could have made.
   absl::StatusOr<std::string> PathFor(const std::string& id) const;
-  std::string TempPathFor(const std::string& id) const { return dir_ + "/" + id + ".part"; }
   int64_t max_bytes() const { return max_bytes_; }
   const std::string& dir() const { return dir_; }
 

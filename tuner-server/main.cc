@@ -1,7 +1,6 @@
 // tuner-server: owns studies, hands trials to trial-workers, stores everything in SQLite.
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -9,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "spdlog/spdlog.h"
+#include "common/atomic_file.h"
 #include "common/secrets.h"
 #include "tuner-server/tuner_server.h"
 
@@ -94,11 +94,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!port_file.empty()) {
-    std::ofstream out(port_file + ".tmp");
-    out << (*server)->port() << "\n";
-    out.close();
-    if (!out || std::rename((port_file + ".tmp").c_str(), port_file.c_str()) != 0) {
-      std::cerr << "tuner-server: cannot write --port-file " << port_file << "\n";
+    const absl::Status written =
+        tuner::WriteFileAtomically(port_file, std::to_string((*server)->port()) + "\n");
+    if (!written.ok()) {
+      std::cerr << "tuner-server: --port-file: " << written.message() << "\n";
       return 1;
     }
   }

@@ -1,14 +1,12 @@
 #include "tuner-server/worker_service.h"
 
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/atomic_file.h"
 #include "common/sha256.h"
 #include "spdlog/spdlog.h"
 #include "tuner-server/unary.h"
@@ -19,8 +17,9 @@ namespace {
 constexpr size_t kChunkBytes = 1 << 20;
 
 // Receives a checkpoint: the first chunk names the lease (only a worker holding the trial's
-// lease may upload for it); data goes to a .part file that is renamed into place, fsynced, and
-// recorded in SQLite (size + sha256) before the upload is acknowledged.
+// lease may upload for it); data goes to a temp file (common/atomic_file) that is fsynced,
+// renamed into place and its directory fsynced, then recorded in SQLite (size + sha256) before
+// the upload is acknowledged. An upload that fails or ends early leaves no file behind.
 class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
  public:
   UploadReactor(Scheduler* scheduler, CheckpointStore* store,
@@ -49,10 +48,8 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
       return;
     }
     hasher_.Update(chunk_.data().data(), chunk_.data().size());
-    file_.write(chunk_.data().data(), static_cast<std::streamsize>(chunk_.data().size()));
-    if (!file_) {
-      Fail(absl::ResourceExhaustedError(absl::StrCat("cannot write ", temp_path_,
-                                                     " (disk full?)")));
+    if (absl::Status s = file_->Append(chunk_.data()); !s.ok()) {
+      Fail(s);
       return;
     }
     StartRead(&chunk_);
@@ -68,9 +65,11 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
     trial_id_ = chunk_.lease().trial_id();
     epoch_ = chunk_.epoch();
     id_ = store_->NewId();
-    temp_path_ = store_->TempPathFor(id_);
-    file_.open(temp_path_, std::ios::binary | std::ios::trunc);
-    if (!file_) return absl::FailedPreconditionError(absl::StrCat("cannot create ", temp_path_));
+    absl::StatusOr<std::string> path = store_->PathFor(id_);
+    if (!path.ok()) return path.status();
+    absl::StatusOr<std::unique_ptr<AtomicFile>> file = AtomicFile::Create(*path);
+    if (!file.ok()) return file.status();
+    file_ = std::move(*file);
     return absl::OkStatus();
   }
 
@@ -79,22 +78,9 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload: no chunk sent"));
       return;
     }
-    file_.flush();
-    file_.close();
-    if (!file_) {
-      Fail(absl::ResourceExhaustedError(absl::StrCat("cannot write ", temp_path_)));
-      return;
-    }
-    absl::StatusOr<std::string> path = store_->PathFor(id_);
-    // fsync the data before the rename and the db row make it visible.
-    if (FILE* f = std::fopen(temp_path_.c_str(), "rb")) {
-      fsync(fileno(f));
-      std::fclose(f);
-    }
-    std::error_code error;
-    std::filesystem::rename(temp_path_, *path, error);
-    if (error) {
-      Fail(absl::InternalError(absl::StrCat("cannot rename checkpoint: ", error.message())));
+    // Data and directory entry are on disk before the db row makes the checkpoint visible.
+    if (absl::Status s = file_->Commit(); !s.ok()) {
+      Fail(s);
       return;
     }
     storage::CheckpointRow row;
@@ -103,7 +89,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
     row.epoch = epoch_;
     row.size_bytes = size_;
     row.sha256 = hasher_.HexDigest();
-    row.path = std::filesystem::path(*path).filename().string();
+    row.path = std::filesystem::path(file_->path()).filename().string();
     row.created_at = std::chrono::duration<double>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
     response_->set_checkpoint_id(row.id);
@@ -115,8 +101,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
   }
 
   void Fail(const absl::Status& status) {
-    if (file_.is_open()) file_.close();
-    if (!temp_path_.empty()) std::remove(temp_path_.c_str());
+    if (file_ != nullptr) file_->Abandon();
     spdlog::warn("checkpoint upload refused: {}", status.ToString());
     Finish(ToGrpc(status));
   }
@@ -129,8 +114,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
   int64_t trial_id_ = 0;
   int epoch_ = 0;
   std::string id_;
-  std::string temp_path_;
-  std::ofstream file_;
+  std::unique_ptr<AtomicFile> file_;  // set by Begin
   int64_t size_ = 0;
   Sha256 hasher_;
 };

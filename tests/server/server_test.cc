@@ -1,6 +1,7 @@
 // The tuner-server's behaviour through its gRPC API: a real server on 127.0.0.1 (OS-chosen
 // port, temp db) driven by bare RPCs.
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
@@ -449,6 +450,29 @@ TEST(Server, CheckpointUploadNeedsTheLeaseAndRoundTrips) {
   v1::UploadCheckpointResponse refused;
   EXPECT_EQ(worker.Upload(stale, 1, "x", &refused).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// Uploads go through common/atomic_file: the directory holds the committed checkpoint and no
+// temp file; an upload refused half-way (over the size limit) leaves nothing.
+TEST(Server, CheckpointUploadsLeaveOnlyCommittedFiles) {
+  server::ServerOptions options;
+  options.max_checkpoint_bytes = 1 << 20;
+  TestServer server(options);
+  CreateStudy(server, RandomSpec(1, 2));
+  RawWorker worker(&server.workers(), "w");
+  v1::AcquireTrialResponse trial;
+  ASSERT_TRUE(worker.Acquire(&trial).ok());
+  v1::UploadCheckpointResponse uploaded;
+  ASSERT_TRUE(worker.Upload(trial.lease(), 1, std::string(1000, 'c'), &uploaded).ok());
+  v1::UploadCheckpointResponse refused;
+  EXPECT_EQ(worker.Upload(trial.lease(), 2, std::string(3 << 20, 'd'), &refused).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  std::vector<std::string> files;
+  const std::string dir = server.db_path() + ".checkpoints";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    files.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(files, std::vector<std::string>{uploaded.checkpoint_id() + ".ckpt"});
 }
 
 TEST(Server, WatchStreamsUntilTheStudyFinishes) {
