@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/atomic_file.h"
 #include "trial-worker/training/trainer_spec.h"
 
 namespace tuner::worker {
@@ -172,18 +173,7 @@ absl::Status WriteCheckpoint(const TrialAssignment& a, int epoch,
   const nlohmann::json doc = {{"trainer", "synthetic"}, {"trial_id", a.trial_id},
                               {"seed", a.seed},         {"epoch", epoch},
                               {"executions", executions}};
-  const std::string temp = a.checkpoint_out_path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << doc.dump();
-    out.flush();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write checkpoint ", temp));
-  }
-  if (std::rename(temp.c_str(), a.checkpoint_out_path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", temp, " to ",
-                                            a.checkpoint_out_path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(a.checkpoint_out_path, doc.dump());
 }
 
 // Sleeps in small slices; false when a stop was requested meanwhile.

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/atomic_file.h"
 #include "common/client_security.h"
 #include "common/sha256.h"
 #include "spdlog/spdlog.h"
@@ -143,12 +144,14 @@ absl::Status WorkerRpc::Download(int64_t worker_id, const std::string& checkpoin
   request.set_checkpoint_id(checkpoint_id);
   std::unique_ptr<grpc::ClientReader<v1::CheckpointChunk>> reader =
       stub_->DownloadCheckpoint(&context, request);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) {
+  // Written through a temp file: path holds a whole, verified checkpoint or nothing new.
+  absl::StatusOr<std::unique_ptr<AtomicFile>> out = AtomicFile::Create(path);
+  if (!out.ok()) {
     context.TryCancel();
     reader->Finish();
-    return absl::InternalError(absl::StrCat("cannot create ", path));
+    return out.status();
   }
+  absl::Status written = absl::OkStatus();
   Sha256 hasher;
   v1::CheckpointChunk chunk;
   bool first = true;
@@ -162,13 +165,16 @@ absl::Status WorkerRpc::Download(int64_t worker_id, const std::string& checkpoin
       first = false;
     }
     hasher.Update(chunk.data().data(), chunk.data().size());
-    out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    if (written.ok()) written = (*out)->Append(chunk.data());
+    if (!written.ok()) {
+      context.TryCancel();
+      break;
+    }
     size += static_cast<int64_t>(chunk.data().size());
   }
   grpc::Status status = reader->Finish();
-  out.close();
+  if (!written.ok()) return written;  // out abandoned the temp file
   if (!status.ok()) return ToAbsl(status);
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
   if (first) {
     return absl::DataLossError(absl::StrCat("checkpoint ", checkpoint_id, ": empty download"));
   }
@@ -178,7 +184,7 @@ absl::Status WorkerRpc::Download(int64_t worker_id, const std::string& checkpoin
                                             " bytes with sha256 ", got_sha, ", expected ",
                                             want_size, " bytes with sha256 ", want_sha));
   }
-  return absl::OkStatus();
+  return (*out)->Commit();
 }
 
 absl::StatusOr<std::string> WorkerRpc::Upload(const v1::Lease& lease, int epoch,
