@@ -11,10 +11,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "absl/status/statusor.h"
+#include "common/atomic_file.h"
 #include "tunectl/ensemble_view.h"
 #include "tunectl/format.h"
 #include "tunectl/json_view.h"
@@ -47,40 +45,23 @@ absl::StatusOr<std::string> ReadSpecFile(const std::string& path) {
   return text;
 }
 
-// Writes text to a temp file next to path, then renames it over path, so readers see the old
-// file or the whole new one and a failure leaves nothing behind. Errors name the path.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string what = "cannot write report " + path + ": ";
+// Writes the report through common/atomic_file (readers see the old file or the whole new one;
+// a failure leaves nothing behind). Errors name the path and say why.
+absl::Status WriteReport(const std::string& path, const std::string& text) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
-    return absl::InvalidArgumentError(what + "it is a directory");
+    return absl::InvalidArgumentError("cannot write report " + path + ": it is a directory");
   }
-  const std::filesystem::path target(path);
-  std::filesystem::path dir = target.parent_path();
-  if (dir.empty()) dir = ".";
-  std::string temp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-  const int fd = mkstemp(temp.data());
-  if (fd < 0) return absl::PermissionDeniedError(what + std::strerror(errno));
-  fchmod(fd, 0644);  // a report is for sharing; mkstemp makes it private
-  size_t written = 0;
-  int error = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = errno;
-      break;
-    }
-    written += static_cast<size_t>(n);
+  // 0644: a report is for sharing.
+  const absl::Status written = WriteFileAtomically(path, text, 0644);
+  if (written.ok()) return written;
+  // "cannot write <path>: why" becomes "cannot write report <path>: why".
+  std::string message(written.message());
+  const std::string plain = "cannot write " + path;
+  if (message.compare(0, plain.size(), plain) == 0) {
+    message = "cannot write report " + path + message.substr(plain.size());
   }
-  if (error == 0 && ::fsync(fd) != 0) error = errno;
-  if (::close(fd) != 0 && error == 0) error = errno;
-  if (error == 0 && std::rename(temp.c_str(), path.c_str()) != 0) error = errno;
-  if (error != 0) {
-    std::remove(temp.c_str());
-    return absl::PermissionDeniedError(what + std::strerror(error));
-  }
-  return absl::OkStatus();
+  return absl::Status(written.code(), message);
 }
 
 const char* StatusCodeName(grpc::StatusCode code) {
@@ -420,7 +401,7 @@ int Commands::Report(const std::string& study_text, const std::string& html_path
   const std::vector<v1::Ensemble> ensembles(ensembles_response.ensembles().begin(),
                                             ensembles_response.ensembles().end());
   const absl::Status written =
-      WriteFileAtomically(html_path, StudyReportHtml(*study, trials, ensembles));
+      WriteReport(html_path, StudyReportHtml(*study, trials, ensembles));
   if (!written.ok()) return Fail(std::string(written.message()));
   out_ << "wrote " << html_path << " (study " << *id << " " << Quoted(study->name()) << ", "
        << trials.size() << " trials)\n";
