@@ -9,6 +9,9 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+// The best before any epoch: nothing beats it in the watched direction.
+double InitialBest(MonitorMode mode) { return mode == MonitorMode::kMin ? kInf : -kInf; }
+
 // JSON has no infinities: the initial best (+-inf) is written as null.
 nlohmann::json Number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
@@ -38,7 +41,7 @@ EarlyStopping::EarlyStopping(const MonitorConfig& monitor, int patience, int sta
       min_delta_(std::fabs(monitor.min_delta)),
       patience_(patience),
       start_from_epoch_(start_from_epoch),
-      best_(mode_ == MonitorMode::kMin ? kInf : -kInf) {}
+      best_(InitialBest(mode_)) {}
 
 bool EarlyStopping::Improves(double value, double reference) const {
   return mode_ == MonitorMode::kMin ? value + min_delta_ < reference
@@ -70,7 +73,7 @@ nlohmann::json EarlyStopping::ToJson() const {
 }
 
 absl::Status EarlyStopping::FromJson(const nlohmann::json& state) {
-  return ReadState(state, mode_ == MonitorMode::kMin ? kInf : -kInf, &best_, &wait_,
+  return ReadState(state, InitialBest(mode_), &best_, &wait_,
                    &best_epoch_, "best_epoch");
 }
 
@@ -82,7 +85,7 @@ ReduceLrOnPlateau::ReduceLrOnPlateau(const MonitorConfig& monitor, double factor
       patience_(patience),
       cooldown_(cooldown),
       min_lr_(min_lr),
-      best_(mode_ == MonitorMode::kMin ? kInf : -kInf) {}
+      best_(InitialBest(mode_)) {}
 
 double ReduceLrOnPlateau::Update(double value, double lr) {
   if (cooldown_counter_ > 0) {
@@ -110,7 +113,7 @@ nlohmann::json ReduceLrOnPlateau::ToJson() const {
 }
 
 absl::Status ReduceLrOnPlateau::FromJson(const nlohmann::json& state) {
-  return ReadState(state, mode_ == MonitorMode::kMin ? kInf : -kInf, &best_, &wait_,
+  return ReadState(state, InitialBest(mode_), &best_, &wait_,
                    &cooldown_counter_, "cooldown_counter");
 }
 
