@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/utf8.h"
 #include "search/policy.h"
 #include "search/yaml_scalar.h"
 
@@ -32,9 +33,10 @@ std::string Join(const std::string& prefix, const std::string& key) {
   return prefix.empty() ? key : absl::StrCat(prefix, ".", key);
 }
 
-// A value as given, cut short so a pasted blob does not flood the error.
+// A value as given, cut short so a pasted blob does not flood the error; cut on a character
+// boundary, since the error travels in a gRPC status whose message a client decodes as UTF-8.
 std::string Shown(const std::string& text) {
-  return text.size() <= 64 ? text : absl::StrCat(text.substr(0, 61), "...");
+  return text.size() <= 64 ? text : absl::StrCat(TruncateUtf8(text, 61), "...");
 }
 
 std::string Quoted(const std::string& text) { return absl::StrCat("\"", Shown(text), "\""); }

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -419,6 +420,20 @@ TEST(ParseStudySpec, ExpandingAliasesInTheTrainerAreRefused) {
   ASSERT_FALSE(spec.ok());
   EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(spec.status().message().find("trainer"), std::string::npos) << spec.status();
+}
+
+// The value an error shows is cut to 61 bytes: on a character boundary, else the message is
+// not UTF-8 and a gRPC client cannot read the reply.
+TEST(ParseStudySpec, ALongValueInAnErrorIsCutOnACharacterBoundary) {
+  std::string euros;
+  for (int i = 0; i < 30; ++i) euros += "\xE2\x82\xAC";  // U+20AC, 3 bytes: byte 61 is inside one
+  absl::StatusOr<StudySpec> spec =
+      ParseStudySpec("name: " + euros + "\nalgorithm: {kind: random}\nsearch_space: {x: {type: "
+                     "float, min: 0, max: 1}}\ntrainer: {kind: synthetic}\n");
+  ASSERT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(spec.status().message());
+  EXPECT_TRUE(IsValidUtf8(message)) << message;
+  EXPECT_NE(message.find("\"" + euros.substr(0, 60) + "...\""), std::string::npos) << message;
 }
 
 TEST(AlgorithmName, NamesMatchTheSpecKinds) {
