@@ -8,6 +8,7 @@
 #include "spdlog/spdlog.h"
 #include "tuner-server/convert.h"
 #include "tuner-server/lease_token.h"
+#include "tuner-server/pagination.h"
 #include "trial-worker/training/trainer_spec.h"
 
 namespace tuner::server {
@@ -329,9 +330,30 @@ absl::Status Scheduler::GetStudy(int64_t study_id, v1::Study* out) {
   return absl::OkStatus();
 }
 
-absl::Status Scheduler::ListStudies(v1::ListStudiesResponse* response) {
+absl::Status Scheduler::ListStudies(const v1::ListStudiesRequest& request,
+                                    v1::ListStudiesResponse* response) {
+  absl::StatusOr<int32_t> page_size =
+      CheckPageSize(request.page_size(), kDefaultStudiesPageSize, kMaxStudiesPageSize);
+  if (!page_size.ok()) return page_size.status();
+  absl::StatusOr<std::optional<int64_t>> after = DecodePageToken(request.page_token(), "studies");
+  if (!after.ok()) return after.status();
+  PageBudget page(*page_size);
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [id, study] : studies_) FillStudy(study, response->add_studies());
+  auto it = after->has_value() ? studies_.upper_bound(**after) : studies_.begin();
+  for (; it != studies_.end() && page.HasRoom(); ++it) {
+    v1::Study* study = response->add_studies();
+    FillStudy(it->second, study);
+    if (!request.with_spec_yaml()) study->clear_spec_yaml();
+    if (!page.Take(ElementBytes(study->ByteSizeLong()))) {
+      response->mutable_studies()->RemoveLast();
+      break;
+    }
+  }
+  // The page holds at least one study whenever one is left after the token (Take), so
+  // prev(it) is the page's last.
+  if (it != studies_.end()) {
+    response->set_next_page_token(EncodePageToken("studies", std::prev(it)->first));
+  }
   return absl::OkStatus();
 }
 
@@ -345,35 +367,64 @@ absl::Status Scheduler::ListTrials(const v1::ListTrialsRequest& request,
     }
     wanted.insert(*parsed);
   }
-  std::unordered_map<int64_t, v1::Trial*> by_id;
+  absl::StatusOr<int32_t> page_size =
+      CheckPageSize(request.page_size(), kDefaultTrialsPageSize, kMaxTrialsPageSize);
+  if (!page_size.ok()) return page_size.status();
+  const std::string list = absl::StrCat("trials of study ", request.study_id());
+  absl::StatusOr<std::optional<int64_t>> after = DecodePageToken(request.page_token(), list);
+  if (!after.ok()) return after.status();
+  bool more = false;  // a wanted trial is left after the page
   {
+    PageBudget page(*page_size);
     std::lock_guard<std::mutex> lock(mu_);
     StudyEntry* study = FindStudy(request.study_id());
     if (!study) {
       return absl::NotFoundError(absl::StrCat("study ", request.study_id(), " not found"));
     }
-    for (size_t n = 0; n < study->history.size(); ++n) {
+    const size_t first = after->has_value() ? static_cast<size_t>(**after) + 1 : 0;
+    for (size_t n = first; n < study->history.size(); ++n) {
       if (!wanted.empty() && !wanted.count(study->history[n].state)) continue;
+      if (!page.HasRoom()) {
+        more = true;
+        break;
+      }
       v1::Trial* trial = response->add_trials();
       FillTrial(*study, static_cast<int64_t>(n), trial);
-      by_id[trial->trial_id()] = trial;
+      if (!page.Take(ElementBytes(trial->ByteSizeLong()))) {
+        response->mutable_trials()->RemoveLast();
+        more = true;
+        break;
+      }
     }
   }
   if (request.with_intermediate_values()) {
+    // The values count toward the page's bytes too: the page ends before the first trial
+    // that, with its values, would take it past the bound.
+    PageBudget page(*page_size);
     std::lock_guard<std::mutex> lock(reader_mu_);
-    auto rows = reader_->LoadStudyIntermediates(request.study_id());
-    if (!rows.ok()) return rows.status();
-    for (const storage::IntermediateRow& row : *rows) {
-      auto it = by_id.find(row.trial_id);
-      if (it == by_id.end()) continue;
-      v1::IntermediateValue* value = it->second->add_intermediate_values();
-      value->set_execution(row.execution);
-      value->set_epoch(row.epoch);
-      value->set_value(row.value);
-      for (const auto& [name, metric] : MetricsFromJson(row.metrics_json)) {
-        (*value->mutable_metrics())[name] = metric;
+    for (int i = 0; i < response->trials_size(); ++i) {
+      v1::Trial* trial = response->mutable_trials(i);
+      auto rows = reader_->LoadIntermediates(trial->trial_id());
+      if (!rows.ok()) return rows.status();
+      for (const storage::IntermediateRow& row : *rows) {
+        v1::IntermediateValue* value = trial->add_intermediate_values();
+        value->set_execution(row.execution);
+        value->set_epoch(row.epoch);
+        value->set_value(row.value);
+        for (const auto& [name, metric] : MetricsFromJson(row.metrics_json)) {
+          (*value->mutable_metrics())[name] = metric;
+        }
+      }
+      if (!page.Take(ElementBytes(trial->ByteSizeLong()))) {
+        response->mutable_trials()->DeleteSubrange(i, response->trials_size() - i);
+        more = true;
+        break;
       }
     }
+  }
+  if (more) {
+    const v1::Trial& last = response->trials(response->trials_size() - 1);
+    response->set_next_page_token(EncodePageToken(list, last.number()));
   }
   return absl::OkStatus();
 }

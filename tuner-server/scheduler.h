@@ -74,7 +74,9 @@ class Scheduler {
   void CreateStudy(const v1::CreateStudyRequest& request, v1::CreateStudyResponse* response,
                    Done done);
   absl::Status GetStudy(int64_t study_id, v1::Study* study);
-  absl::Status ListStudies(v1::ListStudiesResponse* response);
+  // One page each (see pagination.h); INVALID_ARGUMENT for a bad page_size or page_token.
+  absl::Status ListStudies(const v1::ListStudiesRequest& request,
+                           v1::ListStudiesResponse* response);
   absl::Status ListTrials(const v1::ListTrialsRequest& request, v1::ListTrialsResponse* response);
   absl::Status GetBestTrials(const v1::GetBestTrialsRequest& request,
                              v1::GetBestTrialsResponse* response);

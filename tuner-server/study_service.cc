@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "boost/asio/steady_timer.hpp"
+#include "search/spec_limits.h"
 #include "tuner-server/convert.h"
 #include "tuner-server/unary.h"
 
@@ -146,6 +147,12 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::StudyEvent> {
 grpc::ServerUnaryReactor* StudyServiceImpl::CreateStudy(grpc::CallbackServerContext* context,
                                                         const v1::CreateStudyRequest* request,
                                                         v1::CreateStudyResponse* response) {
+  // The spec limits apply to new studies only (a stored spec loads whatever its size), so
+  // they are checked here, before the scheduler parses the spec.
+  if (absl::Status s = auth_->Check(*context); !s.ok()) return Answer(context, s);
+  if (absl::Status s = search::CheckSpecLimits(request->spec_yaml()); !s.ok()) {
+    return Answer(context, s);
+  }
   return Forward(context, *auth_, scheduler_, &Scheduler::CreateStudy, request, response);
 }
 
@@ -158,7 +165,7 @@ grpc::ServerUnaryReactor* StudyServiceImpl::GetStudy(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* StudyServiceImpl::ListStudies(grpc::CallbackServerContext* context,
                                                         const v1::ListStudiesRequest* request,
                                                         v1::ListStudiesResponse* response) {
-  return Guarded(context, *auth_, [&] { return scheduler_->ListStudies(response); });
+  return Guarded(context, *auth_, [&] { return scheduler_->ListStudies(*request, response); });
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::ListTrials(grpc::CallbackServerContext* context,

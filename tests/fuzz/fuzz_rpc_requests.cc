@@ -160,7 +160,7 @@ bool RunOne(Fixture& f, int rpc, const uint8_t* data, size_t size) {
       v1::ListStudiesRequest request;
       if (!Parse(data, size, &request)) return false;
       v1::ListStudiesResponse response;
-      (void)s.ListStudies(&response);
+      (void)s.ListStudies(request, &response);
       return true;
     }
     case 3: {
