@@ -1,7 +1,11 @@
 // tuner-server: owns studies, hands trials to trial-workers, stores everything in SQLite.
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -11,6 +15,30 @@
 #include "common/atomic_file.h"
 #include "common/secrets.h"
 #include "tuner-server/tuner_server.h"
+
+namespace {
+
+// Every connection holds a descriptor; the default soft limit (often 1,024) is reached by a
+// thousand idle connections, the hard one rarely. Raised for the whole process, so it happens
+// here and not in the TunerServer that tests embed.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur == limit.rlim_max) {
+    spdlog::info("RLIMIT_NOFILE is {} (already the hard limit)", limit.rlim_cur);
+    return;
+  }
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("RLIMIT_NOFILE stays {}: raising it to the hard limit {} failed: {}", before,
+                 limit.rlim_max, std::strerror(errno));
+    return;
+  }
+  spdlog::info("RLIMIT_NOFILE raised from {} to the hard limit {}", before, limit.rlim_max);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   tuner::server::ServerOptions options;
@@ -55,6 +83,21 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", options.metrics_listen,
                  "serve Prometheus metrics on http://HOST:PORT/metrics (off by default)")
       ->envname("TUNER_METRICS_LISTEN");
+  app.add_option("--max-connections", options.max_connections,
+                 "gRPC connections at once (counted as file descriptors over those open at "
+                 "start); more are closed at once")
+      ->envname("TUNER_MAX_CONNECTIONS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--handshake-timeout-seconds", options.handshake_timeout_seconds,
+                 "a connection that does not complete the HTTP/2 (and TLS) handshake in this "
+                 "time is closed")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--connection-idle-seconds", options.connection_idle_seconds,
+                 "a gRPC connection with no call for this long is closed (GOAWAY)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--port-file", port_file,
                  "write the port actually listened on to this file (useful with port 0)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
@@ -88,6 +131,7 @@ int main(int argc, char** argv) {
     }
     options.auth_token = *token;
   }
+  RaiseOpenFileLimit();
   auto server = tuner::server::TunerServer::Start(options);
   if (!server.ok()) {
     std::cerr << "tuner-server: " << server.status().message() << "\n";

@@ -2,12 +2,15 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "spdlog/spdlog.h"
@@ -27,6 +30,34 @@ void LogIfNewDb(const std::string& path) {
   if (st.st_size == 0) {
     spdlog::warn("db {} is an empty file (0 bytes): starting a new, empty db in it", path);
   }
+}
+
+// gRPC 1.51 has no cap on connections (ConnectionListener keeps one); what it does offer bounds
+// how long a connection may hold a descriptor without doing anything, and its memory.
+void SetConnectionLimits(const ServerOptions& options, grpc::ServerBuilder* builder) {
+  auto ms = [](double seconds) {
+    return static_cast<int>(std::min(seconds * 1000.0, double{std::numeric_limits<int>::max()}));
+  };
+  // A TCP connection that never completes the HTTP/2 (and TLS) handshake: 120 s by default.
+  builder->AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                              ms(options.handshake_timeout_seconds));
+  // An established connection with no call in flight gets GOAWAY (clients reconnect on their
+  // next call; a worker's parked AcquireTrial is a call, so workers are not idle).
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options.connection_idle_seconds));
+  // Pings find peers that vanished without a FIN (a crashed node): 60 s + 20 s for the ack.
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Clients may ping every 10 s (also without calls); more often, twice, and they get GOAWAY.
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_streams_per_connection);
+  // Memory for gRPC's buffers, and threads for the synchronous reflection service (the
+  // tuner services use the callback API, which this does not limit).
+  grpc::ResourceQuota quota("tuner-server");
+  quota.Resize(static_cast<size_t>(options.grpc_memory_bytes));
+  quota.SetMaxThreads(16);
+  builder->SetResourceQuota(quota);
 }
 
 }  // namespace
@@ -78,19 +109,34 @@ absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOpti
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, *credentials, &server->port_);
+  // No AddListeningPort: ConnectionListener owns the port (gRPC 1.51's own accept loop stops
+  // for good on EMFILE) and hands each connection over here, with the same credentials.
+  server->external_acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
+      grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, *credentials);
   builder.RegisterService(server->study_service_.get());
   builder.RegisterService(server->worker_service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  SetConnectionLimits(options, &builder);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(server->rpc_metrics_.InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
-  if (!server->server_ || server->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid?)"));
-  }
+  if (!server->server_) return absl::InternalError("gRPC server did not start");
+  ConnectionListener::Limits listener_limits;
+  listener_limits.max_connections = options.max_connections;
+  grpc::experimental::ExternalConnectionAcceptor* acceptor = server->external_acceptor_.get();
+  auto listener = ConnectionListener::Start(
+      server->io_, options.listen, [acceptor](int listener_fd, int fd) {
+        grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters connection;
+        connection.listener_fd = listener_fd;
+        connection.fd = fd;
+        acceptor->HandleNewConnection(&connection);
+      },
+      listener_limits);
+  if (!listener.ok()) return listener.status();
+  server->listener_ = std::move(*listener);
+  server->port_ = server->listener_->port();
   if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
     health->SetServingStatus("tuner.v1.StudyService", true);
     health->SetServingStatus("tuner.v1.WorkerService", true);
@@ -142,6 +188,7 @@ void TunerServer::Shutdown() {
   std::call_once(shutdown_once_, [this] {
     spdlog::info("tuner-server shutting down");
     scheduler_->Shutdown();
+    if (listener_) listener_->Stop();  // no connection is handed to gRPC after this
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     boost::asio::post(io_, [this] { tick_->cancel(); });
     work_.reset();

@@ -14,10 +14,12 @@
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
 #include "storage/database.h"
 #include "storage/group_committer.h"
 #include "tuner-server/auth.h"
 #include "tuner-server/checkpoint_store.h"
+#include "tuner-server/connection_listener.h"
 #include "tuner-server/db_lock.h"
 #include "tuner-server/metrics.h"
 #include "tuner-server/metrics_endpoint.h"
@@ -40,6 +42,13 @@ struct ServerOptions {
   std::string auth_token;              // empty: no token required
   TlsFiles tls;                        // empty: plaintext
   std::string metrics_listen;          // host:port of the Prometheus endpoint; empty: off
+  // Connection limits of the gRPC port (issue 13 row 4; see tuner_server.cc for the
+  // keepalive settings and connection_listener.h for how the cap is counted).
+  int max_connections = 4096;             // then new connections are closed at once
+  double handshake_timeout_seconds = 10;  // a connection that sends no HTTP/2 preface / TLS
+  double connection_idle_seconds = 300;   // a connection with no call this long gets GOAWAY
+  int max_streams_per_connection = 256;   // concurrent calls on one connection
+  int64_t grpc_memory_bytes = int64_t{1} << 30;  // gRPC's resource quota
 };
 
 // Thread-safe: Shutdown may be called from any thread (a signal handler's Asio callback).
@@ -77,6 +86,9 @@ class TunerServer {
   RpcMetrics rpc_metrics_;
   std::unique_ptr<MetricsEndpoint> metrics_;  // destroyed after io_ stops (declared after it)
   std::unique_ptr<grpc::Server> server_;
+  // gRPC's side of the port: listener_ accepts and hands each connection to it.
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> external_acceptor_;
+  std::unique_ptr<ConnectionListener> listener_;  // on io_, like metrics_
   std::thread io_thread_;
   int port_ = 0;
   std::once_flag shutdown_once_;
