@@ -3,9 +3,24 @@
 // every state change to SQLite through the GroupCommitter. Replies that acknowledge a change
 // are sent from the commit callback, so what a client or worker was told survives kill -9.
 //
+// A trial's path, file by file (all one class):
+//   request_validation.cc    the RPC's own fields, checked before any state is looked at
+//   scheduler.cc             StudyService: create, stop, enqueue, list, watch (Poll)
+//   scheduler_workers.cc     RegisterWorker, AcquireTrial (TryLease, parked long-polls), the
+//                            lease timers (Tick) and Shutdown
+//   scheduler_trial_calls.cc the calls on a held trial lease: Heartbeat, ReportIntermediate,
+//                            CompleteTrial, FailTrial, checkpoints
+//   scheduler_trials.cc      every trial state change (SetState, Retry, Advance: the policy's
+//                            plan) and the row each change writes
+//   scheduler_ensembles.cc   top-k ensemble jobs, leased like trials
+//   scheduler_load.cc        the state rebuilt from the db at start-up
+//   scheduler_view.cc        the proto views (Study, Trial) and the gauges
+//   lease_table.h            the lease machinery trials and ensemble jobs share
+//
 // Thread-safe: every public method may be called from any gRPC or timer thread; one mutex
-// guards all state. Callbacks (Done) run after the commit, on the committer's thread, and
-// never under the mutex.
+// (mu_) guards all state, checked by clang's -Wthread-safety (the tsa preset). No Done
+// callback runs under mu_: answers decided under it are collected (replies.h) and sent after
+// it is released; answers that wait for a commit run on the committer's thread.
 #ifndef TUNER_TUNER_SERVER_SCHEDULER_H_
 #define TUNER_TUNER_SERVER_SCHEDULER_H_
 
@@ -15,19 +30,22 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "proto/tuner.pb.h"
 #include "search/policy.h"
 #include "search/study_spec.h"
 #include "storage/group_committer.h"
 #include "storage/rows.h"
+#include "tuner-server/lease_table.h"
+#include "tuner-server/replies.h"
 
 namespace tuner::server {
 
@@ -138,15 +156,12 @@ class Scheduler {
   SchedulerGauges Gauges();
 
  private:
-  struct TrialExtra {  // what the policy does not need to see
+  // What the policy does not need to see. A trial's lease (attempt, retries, holder, token,
+  // deadline) is in leases_, under LeaseKey{kTrial, id}.
+  struct TrialExtra {
     int64_t id = 0;
     std::map<std::string, double> metrics;
     int epochs_done = 0;
-    int attempt = 0;
-    int retries = 0;
-    int64_t worker_id = 0;
-    double lease_deadline = 0;
-    std::string lease_token;  // the current lease's secret; see lease_token.h
     std::string checkpoint_id;
     std::string fail_reason;
     double created_at = 0;
@@ -158,7 +173,10 @@ class Scheduler {
     bool prune_requested = false;
   };
   struct StudyEntry {
+    // id, name, spec_yaml, created_at, finished_at; its state is `state` (StudyRowOf() writes
+    // both into the row).
     storage::StudyRow row;
+    v1::StudyState state = v1::STUDY_RUNNING;
     search::StudySpec spec;
     std::unique_ptr<search::SearchPolicy> policy;
     std::vector<search::TrialRecord> history;  // by trial number: what the policy sees
@@ -175,73 +193,106 @@ class Scheduler {
     double deadline;
     bool accepts_ensembles;
   };
+  // A top-k ensemble job. Its lease (attempt, retries, holder, token) is in leases_, under
+  // LeaseKey{kEnsemble, id}; its state is `state` (EnsembleRowOf() writes both into the row).
   struct EnsembleEntry {
     storage::EnsembleRow row;
+    v1::EnsembleState state = v1::ENSEMBLE_PENDING;
     std::vector<int64_t> members;            // trial ids, best first
     std::vector<double> member_accuracies;   // once COMPLETED
-    double lease_deadline = 0;               // RUNNING only; not in the db
   };
   using Ops = std::vector<storage::WriteOp>;
+
+  static LeaseKey TrialKey(int64_t trial_id) { return {LeaseKind::kTrial, trial_id}; }
+  static LeaseKey EnsembleKey(int64_t ensemble_id) { return {LeaseKind::kEnsemble, ensemble_id}; }
 
   double Now() const;
   // A token for a new lease (options_.lease_token, else the CSPRNG).
   absl::StatusOr<std::string> NewToken() const;
-  StudyEntry* FindStudy(int64_t study_id);
-  // Finds the trial a lease names and checks that the lease still holds.
-  absl::Status FindLease(const v1::Lease& lease, StudyEntry** study, int64_t* number,
-                         bool allow_stopped);
+  StudyEntry* FindStudy(int64_t study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues ops for the db (in the order of the calls: hence under mu_); done runs once they
+  // are durable, on the committer's thread.
+  void Commit(Ops ops, Done done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Trial state (scheduler_trials.cc)
   void SetState(StudyEntry& study, int64_t number, search::TrialState state);
   // Records one intermediate value and refreshes the trial's per-epoch mean.
   static void AddReport(StudyEntry& study, int64_t number, int execution, int epoch,
                         double value);
-  void Touch(StudyEntry& study, int64_t number, Ops& ops);
-  storage::TrialRow ToRow(const StudyEntry& study, int64_t number) const;
-  void FillTrial(const StudyEntry& study, int64_t number, v1::Trial* trial) const;
-  void FillStudy(const StudyEntry& study, v1::Study* out) const;
-  void FillAshaBrackets(const StudyEntry& study, v1::Study* out) const;
+  // Bumps the trial's version (WatchStudy) and queues its row.
+  void Touch(StudyEntry& study, int64_t number, Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  storage::TrialRow ToRow(const StudyEntry& study, int64_t number) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static storage::StudyRow StudyRowOf(const StudyEntry& study);
   // Appends a PENDING trial; returns its number.
-  int64_t AddTrial(StudyEntry& study, search::NewTrial fresh, Ops& ops);
+  int64_t AddTrial(StudyEntry& study, search::NewTrial fresh, Ops& ops)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies the policy's plan (promotions, prunes, up to max_new new trials) and completes the
   // study when nothing is left.
-  void Advance(StudyEntry& study, int max_new, Ops& ops);
-  bool TryLease(int64_t worker_id, bool accepts_ensembles, v1::AcquireTrialResponse* response,
-                Ops& ops);
-  // Leases the oldest PENDING ensemble, if any.
-  bool TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* response, Ops& ops);
-  absl::Status FindEnsembleLease(const v1::Lease& lease, EnsembleEntry** ensemble);
-  void FillEnsemble(const EnsembleEntry& ensemble, v1::Ensemble* out) const;
-  // Re-queues or fails an ensemble whose lease ended badly.
-  void RetryEnsemble(EnsembleEntry& ensemble, const std::string& reason, bool retryable,
-                     Ops& ops);
-  void ExpireEnsembleLeases(double now);
-  absl::Status LoadEnsembles(const std::vector<storage::EnsembleRow>& rows, double now);
-  // Hands trials to parked long-polls while there are some.
-  void ServeWaiters();
+  void Advance(StudyEntry& study, int max_new, Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-queues or fails a trial whose lease ended badly.
   void Retry(StudyEntry& study, int64_t number, const std::string& reason, bool retryable,
-             Ops& ops);
-  void Commit(Ops ops, Done done);
+             Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Leasing (scheduler_workers.cc, scheduler_trial_calls.cc)
+  bool TryLease(int64_t worker_id, bool accepts_ensembles, v1::AcquireTrialResponse* response,
+                Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finds the trial a lease names (its fields already validated) and checks that the lease
+  // still holds: the trial is RUNNING (or STOPPED, with allow_stopped) at the lease's attempt,
+  // and the caller is its holder with its token.
+  absl::Status FindLease(const v1::Lease& lease, StudyEntry** study, int64_t* number,
+                         bool allow_stopped) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands trials to parked long-polls while there are some.
+  void ServeWaiters() ABSL_LOCKS_EXCLUDED(mu_);
+  // Re-queues or fails the trials and ensemble jobs whose lease ran out.
+  void ExpireLeases(double now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Ensembles (scheduler_ensembles.cc)
+  // Leases the oldest PENDING ensemble, if any.
+  bool TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* response, Ops& ops)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Like FindLease, for an ensemble job's lease.
+  absl::Status FindEnsembleLease(const v1::Lease& lease, EnsembleEntry** ensemble)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  storage::EnsembleRow EnsembleRowOf(const EnsembleEntry& ensemble) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FillEnsemble(const EnsembleEntry& ensemble, v1::Ensemble* out) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-queues or fails an ensemble whose lease ended badly.
+  void RetryEnsemble(EnsembleEntry& ensemble, const std::string& reason, bool retryable,
+                     Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LoadEnsembles(const std::vector<storage::EnsembleRow>& rows, double now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Views (scheduler_view.cc)
+  void FillTrial(const StudyEntry& study, int64_t number, v1::Trial* trial) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FillStudy(const StudyEntry& study, v1::Study* out) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FillAshaBrackets(const StudyEntry& study, v1::Study* out) const;
 
   // Constant after construction.
   const SchedulerOptions options_;
   storage::GroupCommitter* const committer_;
 
-  std::mutex mu_;
-  std::map<int64_t, StudyEntry> studies_;                                     // guarded by mu_
-  std::unordered_map<int64_t, std::pair<int64_t, int64_t>> trial_index_;     // id -> study, number
-  std::map<int64_t, storage::WorkerRow> workers_;                            // guarded by mu_
-  std::unordered_map<std::string, storage::CheckpointRow> checkpoints_;      // guarded by mu_
-  std::deque<Waiter> waiters_;                                               // guarded by mu_
-  std::map<int64_t, EnsembleEntry> ensembles_;                               // guarded by mu_
-  int64_t next_ensemble_id_ = 1;                                             // guarded by mu_
-  int64_t next_study_id_ = 1;                                                // guarded by mu_
-  int64_t next_trial_id_ = 1;                                                // guarded by mu_
-  int64_t next_worker_id_ = 1;                                               // guarded by mu_
-  int64_t round_robin_ = 0;  // last study that got a lease                     guarded by mu_
-  bool shut_down_ = false;                                                   // guarded by mu_
+  absl::Mutex mu_;
+  std::map<int64_t, StudyEntry> studies_ ABSL_GUARDED_BY(mu_);
+  // trial id -> (study id, trial number)
+  std::unordered_map<int64_t, std::pair<int64_t, int64_t>> trial_index_ ABSL_GUARDED_BY(mu_);
+  LeaseTable leases_ ABSL_GUARDED_BY(mu_);  // of trials and ensemble jobs
+  std::map<int64_t, storage::WorkerRow> workers_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, storage::CheckpointRow> checkpoints_ ABSL_GUARDED_BY(mu_);
+  std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, EnsembleEntry> ensembles_ ABSL_GUARDED_BY(mu_);
+  int64_t next_ensemble_id_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t next_study_id_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t next_trial_id_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t round_robin_ ABSL_GUARDED_BY(mu_) = 0;  // last study that got a lease
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 
-  std::mutex reader_mu_;
-  storage::Database* const reader_;  // guarded by reader_mu_; intermediate values only
+  absl::Mutex reader_mu_;
+  storage::Database* const reader_ ABSL_PT_GUARDED_BY(reader_mu_);  // intermediate values only
 };
 
 }  // namespace tuner::server

@@ -1,4 +1,8 @@
-// Scheduler: building the proto views of studies and trials (read-only, under the mutex).
+// Scheduler: the proto views of studies and trials (FillStudy, FillTrial: what GetStudy,
+// ListTrials, WatchStudy and the lease answers show) and the gauges for the metrics endpoint.
+// Read-only.
+//
+// Thread-safety: Fill* are called with mu_ held; Gauges takes it.
 #include <map>
 
 #include "search/asha.h"
@@ -11,6 +15,7 @@ namespace tuner::server {
 void Scheduler::FillTrial(const StudyEntry& study, int64_t number, v1::Trial* trial) const {
   const search::TrialRecord& record = study.history[number];
   const TrialExtra& extra = study.extra[number];
+  const LeaseRecord& lease = leases_.Get(TrialKey(extra.id));
   trial->set_trial_id(extra.id);
   trial->set_study_id(study.row.id);
   trial->set_number(number);
@@ -23,8 +28,8 @@ void Scheduler::FillTrial(const StudyEntry& study, int64_t number, v1::Trial* tr
   trial->set_rung(record.rung);
   trial->set_budget_epochs(record.budget_epochs);
   trial->set_epochs_done(extra.epochs_done);
-  trial->set_attempt(extra.attempt);
-  if (auto it = workers_.find(extra.worker_id); it != workers_.end()) {
+  trial->set_attempt(lease.attempt);
+  if (auto it = workers_.find(lease.worker_id); it != workers_.end()) {
     trial->set_worker_name(it->second.name);
   }
   trial->set_fail_reason(extra.fail_reason);
@@ -37,13 +42,7 @@ void Scheduler::FillTrial(const StudyEntry& study, int64_t number, v1::Trial* tr
 void Scheduler::FillStudy(const StudyEntry& study, v1::Study* out) const {
   out->set_study_id(study.row.id);
   out->set_name(study.row.name);
-  if (study.row.state == "STUDY_RUNNING") {
-    out->set_state(v1::STUDY_RUNNING);
-  } else if (study.row.state == "STUDY_COMPLETED") {
-    out->set_state(v1::STUDY_COMPLETED);
-  } else {
-    out->set_state(v1::STUDY_STOPPED);
-  }
+  out->set_state(study.state);
   out->set_algorithm(search::AlgorithmName(study.spec.algorithm));
   out->set_objective_metric(study.spec.objective_metric);
   out->set_direction(study.spec.maximize ? v1::MAXIMIZE : v1::MINIMIZE);
@@ -110,10 +109,10 @@ void Scheduler::FillAshaBrackets(const StudyEntry& study, v1::Study* out) const 
 }
 
 SchedulerGauges Scheduler::Gauges() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   SchedulerGauges gauges;
   for (const auto& [id, study] : studies_) {
-    gauges.studies[study.row.state]++;
+    gauges.studies[v1::StudyState_Name(study.state)]++;
     for (size_t i = 0; i < study.counts.size(); ++i) {
       if (study.counts[i] == 0) continue;
       gauges.trials[{id, TrialStateName(static_cast<search::TrialState>(i))}] = study.counts[i];

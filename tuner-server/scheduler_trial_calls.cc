@@ -1,0 +1,249 @@
+// Scheduler: the calls a worker makes on a trial it holds the lease of. Each names the lease
+// (trial id, attempt, worker id, token); FindLease finds the trial and asks the LeaseTable
+// whether the lease still holds. Heartbeat and ReportIntermediate renew it (and say stop when
+// the study was stopped or the pruner decided so); CompleteTrial ends it well (the trial is
+// COMPLETED, PAUSED at its rung for a promotion, or PRUNED); FailTrial ends it badly (Retry,
+// scheduler_trials.cc). Checkpoint metadata is kept here too (the files: CheckpointStore).
+//
+// Thread-safety: public methods take mu_; answers decided under it go out after it is
+// released (Replies); answers that wait for the commit go out from its callback.
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/utf8.h"
+#include "search/median_pruner.h"
+#include "spdlog/spdlog.h"
+#include "tuner-server/convert.h"
+#include "tuner-server/request_validation.h"
+#include "tuner-server/scheduler.h"
+
+namespace tuner::server {
+namespace {
+
+using search::TrialState;
+
+}  // namespace
+
+absl::Status Scheduler::FindLease(const v1::Lease& lease, StudyEntry** study, int64_t* number,
+                                  bool allow_stopped) {
+  auto it = trial_index_.find(lease.trial_id());
+  if (it == trial_index_.end()) {
+    return absl::NotFoundError(absl::StrCat("trial ", lease.trial_id(), " not found"));
+  }
+  *study = FindStudy(it->second.first);
+  *number = it->second.second;
+  const TrialState state = (*study)->history[*number].state;
+  return leases_.Check(TrialKey(lease.trial_id()), lease,
+                       state == TrialState::kRunning ||
+                           (allow_stopped && state == TrialState::kStopped),
+                       TrialStateName(state),
+                       state == TrialState::kStopped ? "; its study was stopped" : "");
+}
+
+absl::Status Scheduler::CheckLease(const v1::Lease& lease) {
+  if (absl::Status valid = ValidateTrialLease(lease); !valid.ok()) return valid;
+  absl::MutexLock lock(&mu_);
+  StudyEntry* study;
+  int64_t number;
+  return FindLease(lease, &study, &number, /*allow_stopped=*/false);
+}
+
+void Scheduler::Heartbeat(const v1::HeartbeatRequest& request, v1::HeartbeatResponse* response,
+                          Done done) {
+  if (absl::Status valid = ValidateAnyLease(request.lease()); !valid.ok()) {
+    done(valid);
+    return;
+  }
+  Replies replies;
+  absl::MutexLock lock(&mu_);
+  if (request.lease().ensemble_id() != 0) {
+    EnsembleEntry* ensemble;
+    if (auto s = FindEnsembleLease(request.lease(), &ensemble); !s.ok()) {
+      return replies.Add(std::move(done), s);
+    }
+    response->set_deadline(leases_.Renew(EnsembleKey(ensemble->row.id), Now()));
+    return replies.Add(std::move(done), absl::OkStatus());
+  }
+  StudyEntry* study;
+  int64_t number;
+  if (auto s = FindLease(request.lease(), &study, &number, /*allow_stopped=*/true); !s.ok()) {
+    return replies.Add(std::move(done), s);
+  }
+  const LeaseKey key = TrialKey(study->extra[number].id);
+  if (study->history[number].state == TrialState::kStopped) {
+    response->set_stop(true);
+    response->set_reason(absl::StrCat("study ", study->row.id, " was stopped"));
+    response->set_deadline(leases_.Get(key).deadline);
+  } else {
+    // Deadlines are not written to the db: after a restart every lease gets a fresh one.
+    response->set_deadline(leases_.Renew(key, Now()));
+  }
+  replies.Add(std::move(done), absl::OkStatus());
+}
+
+void Scheduler::ReportIntermediate(const v1::ReportIntermediateRequest& request,
+                                   v1::ReportIntermediateResponse* response, Done done) {
+  if (absl::Status valid = ValidateReportIntermediate(request); !valid.ok()) {
+    done(valid);
+    return;
+  }
+  const v1::IntermediateValue& value = request.intermediate();
+  Replies replies;
+  absl::MutexLock lock(&mu_);
+  StudyEntry* study;
+  int64_t number;
+  if (auto s = FindLease(request.lease(), &study, &number, /*allow_stopped=*/true); !s.ok()) {
+    return replies.Add(std::move(done), s);
+  }
+  const search::TrialRecord& record = study->history[number];
+  if (value.execution() < 0 || value.execution() >= study->spec.executions_per_trial) {
+    return replies.Add(std::move(done), absl::InvalidArgumentError(absl::StrCat(
+                                            "intermediate.execution: must be in [0, ",
+                                            study->spec.executions_per_trial, ")")));
+  }
+  if (value.epoch() > record.budget_epochs) {
+    return replies.Add(std::move(done),
+                       absl::InvalidArgumentError(absl::StrCat(
+                           "intermediate.epoch: ", value.epoch(), " is past the lease's budget of ",
+                           record.budget_epochs, " epochs")));
+  }
+  if (record.state == TrialState::kStopped) {
+    response->set_stop(true);
+    response->set_reason(absl::StrCat("study ", study->row.id, " was stopped"));
+    return replies.Add(std::move(done), absl::OkStatus());
+  }
+  TrialExtra& extra = study->extra[number];
+  leases_.Renew(TrialKey(extra.id), Now());
+  storage::IntermediateRow row;
+  row.trial_id = extra.id;
+  row.execution = value.execution();
+  row.epoch = value.epoch();
+  row.value = value.value();
+  row.metrics_json = MetricsToJson({value.metrics().begin(), value.metrics().end()});
+  row.reported_at = Now();
+  Ops ops{row};
+  AddReport(*study, number, value.execution(), value.epoch(), value.value());
+  if (value.epoch() > extra.epochs_done) {
+    extra.epochs_done = value.epoch();
+    Touch(*study, number, ops);
+  } else {
+    extra.version = ++study->version;
+  }
+  // The pruner judges the reporting execution against the same execution of other trials.
+  const search::PruneDecision prune =
+      search::DecidePrune(study->spec.pruner, study->spec.maximize, study->history, number,
+                          value.execution(), value.epoch());
+  if (prune.prune || extra.prune_requested) {
+    if (!extra.prune_requested) {
+      spdlog::info("study {} trial {}: pruned at epoch {}: best value {:.6g} is worse than the median "
+                   "{:.6g} of {} completed trials",
+                   study->row.id, extra.id, value.epoch(), prune.value, prune.median,
+                   prune.references);
+    }
+    extra.prune_requested = true;
+    response->set_stop(true);
+    response->set_reason(
+        prune.prune ? absl::StrCat("pruned: best value ", prune.value, " by epoch ", value.epoch(),
+                                   " is worse than the median ", prune.median, " of ",
+                                   prune.references, " completed trials")
+                    : "pruned at an earlier epoch");
+  } else {
+    response->set_stop(false);
+  }
+  Commit(std::move(ops), std::move(done));
+}
+
+void Scheduler::CompleteTrial(const v1::CompleteTrialRequest& request,
+                              v1::CompleteTrialResponse* response, Done done) {
+  if (absl::Status valid = ValidateCompleteTrial(request); !valid.ok()) {
+    done(valid);
+    return;
+  }
+  {
+    Replies replies;
+    absl::MutexLock lock(&mu_);
+    StudyEntry* study;
+    int64_t number;
+    if (auto s = FindLease(request.lease(), &study, &number, /*allow_stopped=*/false); !s.ok()) {
+      return replies.Add(std::move(done), s);
+    }
+    search::TrialRecord& record = study->history[number];
+    TrialExtra& extra = study->extra[number];
+    if (request.epochs_done() < 0 || request.epochs_done() > record.budget_epochs) {
+      return replies.Add(std::move(done),
+                         absl::InvalidArgumentError(absl::StrCat(
+                             "epochs_done: must be in [0, ", record.budget_epochs, "]")));
+    }
+    if (!request.checkpoint_id().empty() && !checkpoints_.count(request.checkpoint_id())) {
+      return replies.Add(std::move(done),
+                         absl::NotFoundError(absl::StrCat(
+                             "checkpoint_id: checkpoint ", request.checkpoint_id(), " not found")));
+    }
+    record.value = request.value();
+    extra.metrics = {request.metrics().begin(), request.metrics().end()};
+    extra.epochs_done = std::max(extra.epochs_done, request.epochs_done());
+    if (!request.checkpoint_id().empty()) extra.checkpoint_id = request.checkpoint_id();
+    // A trial that trained its whole budget may still be promoted by its rung; one that ended
+    // early (early stopping) has its final value; one the pruner stopped is PRUNED with it.
+    const bool may_promote = study->policy->MayPromote(record);
+    const TrialState next = extra.prune_requested ? TrialState::kPruned
+                            : may_promote         ? TrialState::kPaused
+                                                  : TrialState::kCompleted;
+    SetState(*study, number, next);
+    // The lease stops expiring; its holder stays: the trial shows which worker finished it.
+    leases_.StopClock(TrialKey(extra.id));
+    Ops ops;
+    Touch(*study, number, ops);
+    spdlog::info("study {} trial {}: {} with value {:.6g} after {} epochs", study->row.id,
+                 extra.id, TrialStateName(next), request.value(), extra.epochs_done);
+    Advance(*study, static_cast<int>(waiters_.size()), ops);
+    response->set_state(ToProto(next));
+    Commit(std::move(ops), std::move(done));
+  }
+  ServeWaiters();
+}
+
+void Scheduler::FailTrial(const v1::FailTrialRequest& request, v1::FailTrialResponse* response,
+                          Done done) {
+  if (absl::Status valid = ValidateFailTrial(request); !valid.ok()) {
+    done(valid);
+    return;
+  }
+  {
+    Replies replies;
+    absl::MutexLock lock(&mu_);
+    StudyEntry* study;
+    int64_t number;
+    if (auto s = FindLease(request.lease(), &study, &number, /*allow_stopped=*/false); !s.ok()) {
+      return replies.Add(std::move(done), s);
+    }
+    Ops ops;
+    Retry(*study, number, TruncateUtf8(request.reason(), kMaxFailReasonBytes), request.retryable(),
+          ops);
+    response->set_state(ToProto(study->history[number].state));
+    Commit(std::move(ops), std::move(done));
+  }
+  ServeWaiters();
+}
+
+void Scheduler::AddCheckpoint(const storage::CheckpointRow& row, Done done) {
+  absl::MutexLock lock(&mu_);
+  checkpoints_[row.id] = row;
+  Commit({row}, std::move(done));
+}
+
+absl::StatusOr<storage::CheckpointRow> Scheduler::FindCheckpoint(const std::string& id,
+                                                                 int64_t worker_id) {
+  absl::MutexLock lock(&mu_);
+  if (!workers_.count(worker_id)) {
+    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not registered"));
+  }
+  auto it = checkpoints_.find(id);
+  if (it == checkpoints_.end()) {
+    return absl::NotFoundError(absl::StrCat("checkpoint ", id, " not found"));
+  }
+  return it->second;
+}
+
+}  // namespace tuner::server
