@@ -17,7 +17,7 @@ for arg in "$@"; do
 done
 
 PACKAGES=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang-14
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsqlite3-dev sqlite3 libboost-dev libspdlog-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev libeigen3-dev liblbfgs-dev
