@@ -156,15 +156,10 @@ std::optional<int64_t> Commands::ResolveStudy(const std::string& study) {
     Fail("study id " + study + " is out of range");
     return std::nullopt;
   }
-  auto context = NewContext(true);
-  v1::ListStudiesResponse response;
-  const grpc::Status status = stub_.ListStudies(context.get(), v1::ListStudiesRequest(), &response);
-  if (!status.ok()) {
-    Fail(status);
-    return std::nullopt;
-  }
+  const std::optional<std::vector<v1::Study>> studies = ListAllStudies(false);
+  if (!studies) return std::nullopt;
   std::vector<int64_t> ids;
-  for (const v1::Study& s : response.studies()) {
+  for (const v1::Study& s : *studies) {
     if (s.name() == study) ids.push_back(s.study_id());
   }
   std::sort(ids.begin(), ids.end());
@@ -177,6 +172,54 @@ std::optional<int64_t> Commands::ResolveStudy(const std::string& study) {
     Fail("study name " + Quoted(study) + " is ambiguous (ids " + list + "): give the id");
   }
   return std::nullopt;
+}
+
+// A server that hands back the token it was given would never end the loop.
+constexpr char kStuckToken[] = "the server answered the same page_token again (a server bug)";
+
+std::optional<std::vector<v1::Study>> Commands::ListAllStudies(bool with_spec_yaml) {
+  v1::ListStudiesRequest request;
+  request.set_with_spec_yaml(with_spec_yaml);
+  std::vector<v1::Study> studies;
+  do {
+    auto context = NewContext(true);
+    v1::ListStudiesResponse response;
+    const grpc::Status status = stub_.ListStudies(context.get(), request, &response);
+    if (!status.ok()) {
+      Fail(status);
+      return std::nullopt;
+    }
+    const std::string& next = response.next_page_token();
+    if (!next.empty() && next == request.page_token()) {
+      Fail(kStuckToken);
+      return std::nullopt;
+    }
+    for (v1::Study& study : *response.mutable_studies()) studies.push_back(std::move(study));
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return studies;
+}
+
+std::optional<std::vector<v1::Trial>> Commands::ListAllTrials(v1::ListTrialsRequest request) {
+  request.clear_page_token();
+  std::vector<v1::Trial> trials;
+  do {
+    auto context = NewContext(true);
+    v1::ListTrialsResponse response;
+    const grpc::Status status = stub_.ListTrials(context.get(), request, &response);
+    if (!status.ok()) {
+      Fail(status);
+      return std::nullopt;
+    }
+    const std::string& next = response.next_page_token();
+    if (!next.empty() && next == request.page_token()) {
+      Fail(kStuckToken);
+      return std::nullopt;
+    }
+    for (v1::Trial& trial : *response.mutable_trials()) trials.push_back(std::move(trial));
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return trials;
 }
 
 std::optional<v1::Study> Commands::FetchStudy(int64_t study_id) {
@@ -229,11 +272,10 @@ int Commands::StartStudy(const std::string& spec_path, bool json) {
 }
 
 int Commands::Studies(bool json) {
-  auto context = NewContext(true);
-  v1::ListStudiesResponse response;
-  const grpc::Status status = stub_.ListStudies(context.get(), v1::ListStudiesRequest(), &response);
-  if (!status.ok()) return Fail(status);
-  std::vector<v1::Study> studies(response.studies().begin(), response.studies().end());
+  // The JSON shows each study's spec_yaml, as it always did; the table has no use for it.
+  std::optional<std::vector<v1::Study>> listed = ListAllStudies(/*with_spec_yaml=*/json);
+  if (!listed) return kExitError;
+  std::vector<v1::Study> studies = std::move(*listed);
   if (json) {
     std::sort(studies.begin(), studies.end(),
               [](const v1::Study& a, const v1::Study& b) { return a.study_id() < b.study_id(); });
@@ -276,11 +318,9 @@ int Commands::Trials(const std::string& study_text, const std::vector<std::strin
   const std::optional<int64_t> id = ResolveStudy(study_text);
   if (!id) return kExitError;
   request.set_study_id(*id);
-  auto context = NewContext(true);
-  v1::ListTrialsResponse response;
-  const grpc::Status status = stub_.ListTrials(context.get(), request, &response);
-  if (!status.ok()) return Fail(status);
-  std::vector<v1::Trial> trials(response.trials().begin(), response.trials().end());
+  std::optional<std::vector<v1::Trial>> listed = ListAllTrials(request);
+  if (!listed) return kExitError;
+  std::vector<v1::Trial> trials = std::move(*listed);
   if (json) {
     std::sort(trials.begin(), trials.end(),
               [](const v1::Trial& a, const v1::Trial& b) { return a.number() < b.number(); });
@@ -385,11 +425,9 @@ int Commands::Report(const std::string& study_text, const std::string& html_path
   v1::ListTrialsRequest request;
   request.set_study_id(*id);
   request.set_with_intermediate_values(true);
-  auto context = NewContext(true);
-  v1::ListTrialsResponse response;
-  const grpc::Status status = stub_.ListTrials(context.get(), request, &response);
-  if (!status.ok()) return Fail(status);
-  const std::vector<v1::Trial> trials(response.trials().begin(), response.trials().end());
+  const std::optional<std::vector<v1::Trial>> all_trials = ListAllTrials(request);
+  if (!all_trials) return kExitError;
+  const std::vector<v1::Trial>& trials = *all_trials;
   v1::ListEnsemblesRequest ensembles_request;
   ensembles_request.set_study_id(*id);
   auto ensembles_context = NewContext(true);

@@ -111,6 +111,11 @@ class Commands {
   int Fail(const std::string& message) const;
   // GetStudy; prints the error and returns nullopt on failure.
   std::optional<v1::Study> FetchStudy(int64_t study_id);
+  // Every study (ListStudies, page after page, by id) or every trial the request selects
+  // (ListTrials, by number); one deadline per page. Prints the error and returns nullopt when
+  // a page fails.
+  std::optional<std::vector<v1::Study>> ListAllStudies(bool with_spec_yaml);
+  std::optional<std::vector<v1::Trial>> ListAllTrials(v1::ListTrialsRequest request);
   struct StreamEnd {
     grpc::Status status;
     bool finished = false;    // STUDY_FINISHED came

@@ -234,6 +234,27 @@ TEST_F(TunectlTest, StudiesListsEveryStudyById) {
   EXPECT_EQ(nlohmann::json::parse(json.out)["studies"].size(), 4u);
 }
 
+// The fake answers two studies (or trials) a page: tunectl asks for every page, and the
+// JSON keeps each study's spec_yaml (ListStudies leaves it out unless asked).
+TEST_F(TunectlTest, StudiesTrialsAndReportFollowEveryPage) {
+  const Result studies = Run({"studies", "--json"});
+  ASSERT_EQ(studies.code, kExitOk) << studies.err;
+  const nlohmann::json listed = nlohmann::json::parse(studies.out)["studies"];
+  ASSERT_EQ(listed.size(), 4u);
+  EXPECT_EQ(listed[3]["spec_yaml"], "name: dup\n");
+  EXPECT_EQ(server_.service().list_pages(), 2);
+  const Result trials = Run({"trials", "1", "--json"});
+  ASSERT_EQ(trials.code, kExitOk) << trials.err;
+  EXPECT_EQ(nlohmann::json::parse(trials.out)["trials"].size(), 3u);
+  EXPECT_EQ(server_.service().list_pages(), 4);
+  const Result by_name = Run({"trials", "fresh"});  // the name is looked up over both pages
+  ASSERT_EQ(by_name.code, kExitOk) << by_name.err;
+  const std::string html = ::testing::TempDir() + "/paged_report.html";
+  const Result report = Run({"report", "1", "--html", html});
+  ASSERT_EQ(report.code, kExitOk) << report.err;
+  EXPECT_NE(report.out.find("3 trials"), std::string::npos) << report.out;
+}
+
 TEST_F(TunectlTest, StatusShowsCountsAndBest) {
   const Result r = Run({"status", "1"});
   ASSERT_EQ(r.code, kExitOk) << r.err;

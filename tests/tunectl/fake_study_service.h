@@ -76,6 +76,7 @@ class FakeStudyService final : public v1::StudyService::Service {
     // Studies 3 and 4 share a name.
     studies_[3] = NewStudy(3, "dup", "random", 1);
     studies_[4] = NewStudy(4, "dup", "random", 1);
+    studies_[4].set_spec_yaml("name: dup\n");
   }
 
   // Events WatchStudy streams (then it ends the stream OK).
@@ -121,12 +122,26 @@ class FakeStudyService final : public v1::StudyService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ListStudies(grpc::ServerContext* context, const v1::ListStudiesRequest*,
+  // ListStudies and ListTrials answer kPageSize items a page (or page_size), so tunectl has to
+  // follow next_page_token to see everything; the token is the offset of the next item.
+  static constexpr int kPageSize = 2;
+  int list_pages() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return list_pages_;
+  }
+
+  grpc::Status ListStudies(grpc::ServerContext* context, const v1::ListStudiesRequest* request,
                            v1::ListStudiesResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
     Record(context);
-    for (auto it = studies_.rbegin(); it != studies_.rend(); ++it) *response->add_studies() = it->second;
-    return grpc::Status::OK;
+    ++list_pages_;
+    std::vector<v1::Study> all;
+    for (auto it = studies_.rbegin(); it != studies_.rend(); ++it) {  // out of order on purpose
+      all.push_back(it->second);
+      if (!request->with_spec_yaml()) all.back().clear_spec_yaml();
+    }
+    return Page(all, request->page_size(), request->page_token(), response->mutable_studies(),
+                response->mutable_next_page_token());
   }
 
   grpc::Status ListTrials(grpc::ServerContext* context, const v1::ListTrialsRequest* request,
@@ -134,24 +149,26 @@ class FakeStudyService final : public v1::StudyService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     Record(context);
     if (studies_.count(request->study_id()) == 0) return NotFound(request->study_id());
+    ++list_pages_;
     last_state_filter_.clear();
     for (int state : request->states()) last_state_filter_.push_back(static_cast<v1::TrialState>(state));
     auto& trials = trials_[request->study_id()];
+    std::vector<v1::Trial> all;
     for (auto it = trials.rbegin(); it != trials.rend(); ++it) {  // out of order on purpose
       const bool wanted = request->states().empty() ||
                           std::count(request->states().begin(), request->states().end(),
                                      it->state()) > 0;
       if (!wanted) continue;
-      v1::Trial* trial = response->add_trials();
-      *trial = *it;
-      if (request->with_intermediate_values() && trial->epochs_done() > 0) {
-        v1::IntermediateValue* v = trial->add_intermediate_values();
+      v1::Trial& trial = all.emplace_back(*it);
+      if (request->with_intermediate_values() && trial.epochs_done() > 0) {
+        v1::IntermediateValue* v = trial.add_intermediate_values();
         v->set_epoch(1);
         v->set_value(0.5);
         (*v->mutable_metrics())["val_loss"] = 0.7;
       }
     }
-    return grpc::Status::OK;
+    return Page(all, request->page_size(), request->page_token(), response->mutable_trials(),
+                response->mutable_next_page_token());
   }
 
   grpc::Status GetBestTrials(grpc::ServerContext* context, const v1::GetBestTrialsRequest* request,
@@ -341,6 +358,23 @@ class FakeStudyService final : public v1::StudyService::Service {
       *study.mutable_best_trial() = trial;
     }
   }
+  // One page of `all` into out: page_size items (kPageSize when 0) from the token's offset.
+  template <typename T>
+  static grpc::Status Page(const std::vector<T>& all, int page_size, const std::string& token,
+                           google::protobuf::RepeatedPtrField<T>* out, std::string* next) {
+    const size_t size = page_size > 0 ? page_size : kPageSize;
+    size_t from = 0;
+    if (!token.empty()) {
+      try {
+        from = std::stoul(token);
+      } catch (const std::exception&) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_token: bad");
+      }
+    }
+    for (size_t i = from; i < std::min(all.size(), from + size); ++i) *out->Add() = all[i];
+    if (from + size < all.size()) *next = std::to_string(from + size);
+    return grpc::Status::OK;
+  }
   void Record(grpc::ServerContext* context) {
     last_metadata_.clear();
     for (const auto& [key, value] : context->client_metadata()) {
@@ -358,6 +392,7 @@ class FakeStudyService final : public v1::StudyService::Service {
   std::map<std::string, std::string> last_metadata_;     // guarded by mu_
   std::vector<v1::Ensemble> ensembles_;                  // guarded by mu_
   std::string ensemble_failure_;                         // guarded by mu_
+  int list_pages_ = 0;                                   // guarded by mu_
 };
 
 // Serves a FakeStudyService on 127.0.0.1 with a port the OS picks.
