@@ -43,6 +43,18 @@ def objective(params, epoch):
     return 0.5 + units / 2048 - 0.02 * abs(math.log10(lr) + 3) + 0.001 * epoch
 
 
+def list_trials(studies, pb, study_id):
+    """Every trial of the study: ListTrials answers a page at a time (next_page_token)."""
+    request = pb.ListTrialsRequest(study_id=study_id)
+    trials = []
+    while True:
+        page = studies.ListTrials(request)
+        trials.extend(page.trials)
+        if not page.next_page_token:
+            return trials
+        request.page_token = page.next_page_token
+
+
 def main():
     import grpc
     pb, rpc = generate_stubs()
@@ -72,7 +84,7 @@ def main():
 
     study = studies.GetStudy(pb.GetStudyRequest(study_id=study_id))
     best = studies.GetBestTrials(pb.GetBestTrialsRequest(study_id=study_id, k=1)).trials[0]
-    trials = studies.ListTrials(pb.ListTrialsRequest(study_id=study_id)).trials
+    trials = list_trials(studies, pb, study_id)
     assert study.state == pb.STUDY_COMPLETED, study.state
     assert runs == 6 and len(trials) == 6, (runs, len(trials))
     assert best.value == max(t.value for t in trials)
