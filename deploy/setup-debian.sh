@@ -18,7 +18,7 @@ done
 
 PACKAGES=(
   build-essential cmake pkg-config clang-14
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler prometheus-cpp-dev
   libsqlite3-dev sqlite3 libboost-dev libspdlog-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev libeigen3-dev liblbfgs-dev
   libtorch-dev libopenblas0-pthread

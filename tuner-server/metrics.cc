@@ -1,10 +1,11 @@
 #include "tuner-server/metrics.h"
 
 #include <chrono>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "google/protobuf/descriptor.h"
+#include "prometheus/text_serializer.h"
 #include "proto/tuner.grpc.pb.h"
 
 namespace tuner::server {
@@ -77,35 +78,36 @@ std::set<std::string> KnownMethods() {
 
 }  // namespace
 
-std::string EscapeLabelValue(const std::string& value) {
-  std::string out;
-  out.reserve(value.size());
-  for (const char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-RpcMetrics::RpcMetrics() : known_methods_(KnownMethods()) {}
+RpcMetrics::RpcMetrics()
+    : known_methods_(KnownMethods()),
+      registry_(std::make_shared<prometheus::Registry>()),
+      calls_(prometheus::BuildCounter()
+                 .Name("tuner_rpc_total")
+                 .Help("gRPC calls answered, by method and status code.")
+                 .Register(*registry_)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("tuner_rpc_duration_seconds")
+                   .Help("gRPC call latency in the server.")
+                   .Register(*registry_)) {}
 
 void RpcMetrics::Record(const std::string& method, int code, double seconds) {
   const std::string label = known_methods_.count(method) ? method : kUnknownMethod;
-  std::lock_guard<std::mutex> lock(mu_);
-  Method& m = methods_[label];
-  m.by_code[code]++;
-  m.count++;
-  m.sum += seconds;
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) m.buckets[i]++;
+  prometheus::Counter* counter = nullptr;
+  prometheus::Histogram* histogram = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    prometheus::Counter*& c = counters_[{label, code}];
+    if (c == nullptr) c = &calls_.Add({{"method", label}, {"code", CodeName(code)}});
+    counter = c;
+    prometheus::Histogram*& h = histograms_[label];
+    if (h == nullptr) {
+      h = &latency_.Add({{"method", label}},
+                        prometheus::Histogram::BucketBoundaries(kBuckets.begin(), kBuckets.end()));
+    }
+    histogram = h;
   }
+  counter->Increment();
+  histogram->Observe(seconds);
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
@@ -113,52 +115,52 @@ RpcMetrics::InterceptorFactory() {
   return std::make_unique<TimingFactory>(this);
 }
 
-void RpcMetrics::Render(std::string* out) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  absl::StrAppend(out, "# HELP tuner_rpc_total gRPC calls answered, by method and status code.\n",
-                  "# TYPE tuner_rpc_total counter\n");
-  for (const auto& [method, m] : methods_) {
-    for (const auto& [code, count] : m.by_code) {
-      absl::StrAppend(out, "tuner_rpc_total{method=\"", EscapeLabelValue(method), "\",code=\"",
-                      CodeName(code), "\"} ", count, "\n");
-    }
+void RpcMetrics::Render(std::string* out) const { out->append(RenderText({registry_.get()})); }
+
+std::vector<prometheus::MetricFamily> SchedulerCollectable::Collect() const {
+  const SchedulerGauges gauges = gauges_();
+  auto family = [](const char* name, const char* help) {
+    prometheus::MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = prometheus::MetricType::Gauge;
+    return f;
+  };
+  auto sample = [](std::vector<prometheus::ClientMetric::Label> labels, double value) {
+    prometheus::ClientMetric m;
+    m.label = std::move(labels);
+    m.gauge.value = value;
+    return m;
+  };
+  std::vector<prometheus::MetricFamily> out;
+  out.push_back(family("tuner_trials", "Trials by study and state."));
+  for (const auto& [key, count] : gauges.trials) {
+    out.back().metric.push_back(
+        sample({{"study", std::to_string(key.first)}, {"state", key.second}}, count));
   }
-  absl::StrAppend(out, "# HELP tuner_rpc_duration_seconds gRPC call latency in the server.\n",
-                  "# TYPE tuner_rpc_duration_seconds histogram\n");
-  for (const auto& [method, m] : methods_) {
-    const std::string label = EscapeLabelValue(method);
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      absl::StrAppend(out, "tuner_rpc_duration_seconds_bucket{method=\"", label, "\",le=\"",
-                      absl::StrFormat("%g", kBuckets[i]), "\"} ", m.buckets[i], "\n");
-    }
-    absl::StrAppend(out, "tuner_rpc_duration_seconds_bucket{method=\"", label, "\",le=\"+Inf\"} ",
-                    m.count, "\n", "tuner_rpc_duration_seconds_sum{method=\"", label, "\"} ",
-                    absl::StrFormat("%.9g", m.sum), "\n", "tuner_rpc_duration_seconds_count{method=\"",
-                    label, "\"} ", m.count, "\n");
+  out.push_back(family("tuner_studies", "Studies by state."));
+  for (const auto& [state, count] : gauges.studies) {
+    out.back().metric.push_back(sample({{"state", state}}, count));
   }
+  out.push_back(family("tuner_leases", "Trials leased to a worker right now."));
+  out.back().metric.push_back(sample({}, gauges.leases));
+  out.push_back(family("tuner_workers", "Workers registered."));
+  out.back().metric.push_back(sample({}, gauges.workers));
+  out.push_back(family("tuner_parked_acquires", "AcquireTrial long-polls waiting for a trial."));
+  out.back().metric.push_back(sample({}, gauges.parked_acquires));
+  return out;
 }
 
-std::string RenderMetrics(const SchedulerGauges& gauges, const RpcMetrics& rpcs) {
-  std::string out;
-  absl::StrAppend(&out, "# HELP tuner_trials Trials by study and state.\n",
-                  "# TYPE tuner_trials gauge\n");
-  for (const auto& [key, count] : gauges.trials) {
-    absl::StrAppend(&out, "tuner_trials{study=\"", key.first, "\",state=\"",
-                    EscapeLabelValue(key.second), "\"} ", count, "\n");
+std::string RenderText(const std::vector<const prometheus::Collectable*>& collectables) {
+  std::vector<prometheus::MetricFamily> families;
+  for (const prometheus::Collectable* collectable : collectables) {
+    for (prometheus::MetricFamily& family : collectable->Collect()) {
+      families.push_back(std::move(family));
+    }
   }
-  absl::StrAppend(&out, "# HELP tuner_studies Studies by state.\n# TYPE tuner_studies gauge\n");
-  for (const auto& [state, count] : gauges.studies) {
-    absl::StrAppend(&out, "tuner_studies{state=\"", EscapeLabelValue(state), "\"} ", count, "\n");
-  }
-  absl::StrAppend(&out, "# HELP tuner_leases Trials leased to a worker right now.\n",
-                  "# TYPE tuner_leases gauge\ntuner_leases ", gauges.leases, "\n",
-                  "# HELP tuner_workers Workers registered.\n",
-                  "# TYPE tuner_workers gauge\ntuner_workers ", gauges.workers, "\n",
-                  "# HELP tuner_parked_acquires AcquireTrial long-polls waiting for a trial.\n",
-                  "# TYPE tuner_parked_acquires gauge\ntuner_parked_acquires ",
-                  gauges.parked_acquires, "\n");
-  rpcs.Render(&out);
-  return out;
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
 }
 
 }  // namespace tuner::server

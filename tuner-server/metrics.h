@@ -1,17 +1,25 @@
 // Metrics: RPC counts and latencies (recorded by a gRPC server interceptor, so handlers stay
-// thin) and the Prometheus text exposition of them plus the scheduler's gauges.
+// thin) in a prometheus-cpp registry, and the scheduler's gauges read at each scrape; both are
+// prometheus-cpp Collectables, served by MetricsEndpoint (prometheus-cpp's Exposer).
 #ifndef TUNER_TUNER_SERVER_METRICS_H_
 #define TUNER_TUNER_SERVER_METRICS_H_
 
 #include <array>
-#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "grpcpp/support/server_interceptor.h"
+#include "prometheus/collectable.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
 #include "tuner-server/scheduler.h"
 
 namespace tuner::server {
@@ -28,28 +36,41 @@ class RpcMetrics {
   static constexpr std::array<double, 12> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                                       0.01,   0.025,   0.05,   0.1,   1,      10};
   void Record(const std::string& method, int code, double seconds);
-  // Appends tuner_rpc_total and tuner_rpc_duration_seconds in Prometheus text format.
+  // tuner_rpc_total and tuner_rpc_duration_seconds, for MetricsEndpoint.
+  std::shared_ptr<prometheus::Collectable> collectable() const { return registry_; }
+  // Their text exposition, as /metrics shows it (for tests and tools without HTTP).
   void Render(std::string* out) const;
   // A factory for ServerBuilder::experimental().SetInterceptorCreators.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory();
 
  private:
-  struct Method {
-    std::map<int, uint64_t> by_code;
-    std::array<uint64_t, kBuckets.size()> buckets{};
-    uint64_t count = 0;
-    double sum = 0;
-  };
-  const std::set<std::string> known_methods_;  // constant after construction
-  mutable std::mutex mu_;
-  std::map<std::string, Method> methods_;  // guarded by mu_
+  // Constant after construction (the families are thread-safe themselves).
+  const std::set<std::string> known_methods_;
+  const std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& calls_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  // A series is made on its first call (so the page lists only what happened) and looked up
+  // here afterwards; both maps are bounded by the known method table times the 17 codes.
+  std::mutex mu_;
+  std::map<std::pair<std::string, int>, prometheus::Counter*> counters_;  // guarded by mu_
+  std::map<std::string, prometheus::Histogram*> histograms_;             // guarded by mu_
 };
 
-// `value` escaped for a Prometheus text-format label value (backslash, double quote, newline).
-std::string EscapeLabelValue(const std::string& value);
+// The scheduler's gauges (tuner_trials, tuner_studies, tuner_leases, tuner_workers,
+// tuner_parked_acquires), read from `gauges` at each scrape, on the scraping thread.
+class SchedulerCollectable : public prometheus::Collectable {
+ public:
+  explicit SchedulerCollectable(std::function<SchedulerGauges()> gauges)
+      : gauges_(std::move(gauges)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
 
-// The whole /metrics page: scheduler gauges and RPC metrics.
-std::string RenderMetrics(const SchedulerGauges& gauges, const RpcMetrics& rpcs);
+ private:
+  const std::function<SchedulerGauges()> gauges_;
+};
+
+// The Prometheus text exposition of `collectables`, by prometheus-cpp's TextSerializer (which
+// escapes label values: backslash, double quote, newline).
+std::string RenderText(const std::vector<const prometheus::Collectable*>& collectables);
 
 }  // namespace tuner::server
 

@@ -145,10 +145,11 @@ absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOpti
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
       server->io_.get_executor());
   if (!options.metrics_listen.empty()) {
-    TunerServer* raw = server.get();
-    auto metrics = MetricsEndpoint::Start(server->io_, options.metrics_listen, [raw] {
-      return RenderMetrics(raw->scheduler_->Gauges(), raw->rpc_metrics_);
-    });
+    Scheduler* scheduler = server->scheduler_.get();
+    server->gauges_ =
+        std::make_shared<SchedulerCollectable>([scheduler] { return scheduler->Gauges(); });
+    auto metrics = MetricsEndpoint::Start(options.metrics_listen,
+                                          {server->rpc_metrics_.collectable(), server->gauges_});
     if (!metrics.ok()) return metrics.status();
     server->metrics_ = std::move(*metrics);
     spdlog::info("Prometheus metrics on http://{}:{}/metrics",

@@ -84,11 +84,12 @@ class TunerServer {
   std::unique_ptr<StudyServiceImpl> study_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   RpcMetrics rpc_metrics_;
-  std::unique_ptr<MetricsEndpoint> metrics_;  // destroyed after io_ stops (declared after it)
+  std::shared_ptr<SchedulerCollectable> gauges_;  // read by metrics_'s threads
+  std::unique_ptr<MetricsEndpoint> metrics_;  // serves on its own threads; destroyed first of these
   std::unique_ptr<grpc::Server> server_;
   // gRPC's side of the port: listener_ accepts and hands each connection to it.
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> external_acceptor_;
-  std::unique_ptr<ConnectionListener> listener_;  // on io_, like metrics_
+  std::unique_ptr<ConnectionListener> listener_;  // on io_ (its handlers run there)
   std::thread io_thread_;
   int port_ = 0;
   std::once_flag shutdown_once_;
