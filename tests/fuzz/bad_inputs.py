@@ -151,11 +151,16 @@ def main():
         probe("spec", "spec of 5 MiB", create("#" * (5 << 20)))
         probe("spec", "spec of 17 MiB (over the 16 MiB message limit)", create("#" * (17 << 20)))
         probe("spec", "non-ASCII name `naïve`", create(spec(name="naïve")))
+        probe("spec", "20000 params", create(spec(search_space=None) + "search_space:\n" + "".join(
+            f"  p{i}: {{type: float, min: 0, max: 1}}\n" for i in range(20000))))
 
         # ---- study RPCs
         probe("study RPC", "GetStudy `study_id: 999`", lambda: studies.GetStudy(pb.GetStudyRequest(study_id=999)))
         probe("study RPC", "GetStudy `study_id: -1`", lambda: studies.GetStudy(pb.GetStudyRequest(study_id=-1)))
         probe("study RPC", "ListTrials `states: [42]`", lambda: studies.ListTrials(pb.ListTrialsRequest(study_id=study_id, states=[42])))
+        probe("study RPC", "ListStudies `page_size: -1`", lambda: studies.ListStudies(pb.ListStudiesRequest(page_size=-1)))
+        probe("study RPC", "ListTrials `page_size: 10001`", lambda: studies.ListTrials(pb.ListTrialsRequest(study_id=study_id, page_size=10001)))
+        probe("study RPC", "ListTrials `page_token: \"x\"`", lambda: studies.ListTrials(pb.ListTrialsRequest(study_id=study_id, page_token="x")))
         probe("study RPC", "GetBestTrials `k: -1`", lambda: studies.GetBestTrials(pb.GetBestTrialsRequest(study_id=study_id, k=-1)))
         probe("study RPC", "GetBestTrials `k: 2^31-1`", lambda: studies.GetBestTrials(pb.GetBestTrialsRequest(study_id=study_id, k=2**31 - 1)))
         probe("study RPC", "WatchStudy `study_id: 999`", lambda: studies.WatchStudy(pb.WatchStudyRequest(study_id=999), timeout=5))
