@@ -29,15 +29,23 @@ inline v1::Study GetStudy(TestServer& server, int64_t id) {
   return study;
 }
 
+// Every trial of the study, page after page.
 inline std::vector<v1::Trial> ListTrials(TestServer& server, int64_t id,
                                          bool with_values = false) {
   v1::ListTrialsRequest request;
   request.set_study_id(id);
   request.set_with_intermediate_values(with_values);
-  v1::ListTrialsResponse response;
-  grpc::ClientContext context;
-  EXPECT_TRUE(server.studies().ListTrials(&context, request, &response).ok());
-  return {response.trials().begin(), response.trials().end()};
+  std::vector<v1::Trial> trials;
+  do {
+    v1::ListTrialsResponse response;
+    grpc::ClientContext context;
+    const grpc::Status status = server.studies().ListTrials(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    if (!status.ok()) break;
+    trials.insert(trials.end(), response.trials().begin(), response.trials().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return trials;
 }
 
 }  // namespace tuner::testing
