@@ -25,6 +25,12 @@ RPC = {"CreateStudy": 0, "GetStudy": 1, "ListStudies": 2, "ListTrials": 3, "GetB
        "CompleteEnsemble": 18, "FailEnsemble": 19}
 
 
+def page_token(list_name, last_key):
+    import base64
+    text = f"tuner.v1.page|{list_name}|{last_key}".encode()
+    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="tuner-fuzz-py-") as out:
         write_seeds(out)
@@ -47,6 +53,13 @@ def write_seeds(out):
         "get-1": ("GetStudy", pb.GetStudyRequest(study_id=1)),
         "get-neg": ("GetStudy", pb.GetStudyRequest(study_id=-1)),
         "list-studies": ("ListStudies", pb.ListStudiesRequest()),
+        # Page tokens as tuner-server/pagination.cc writes them (opaque to clients).
+        "list-studies-page": ("ListStudies", pb.ListStudiesRequest(
+            page_size=1, with_spec_yaml=True, page_token=page_token("studies", 0))),
+        "list-trials-page": ("ListTrials", pb.ListTrialsRequest(
+            study_id=1, page_size=1, page_token=page_token("trials of study 1", 0))),
+        "list-trials-foreign-token": ("ListTrials", pb.ListTrialsRequest(
+            study_id=1, page_token=page_token("trials of study 2", 0))),
         "list-trials": ("ListTrials", pb.ListTrialsRequest(study_id=1, states=[1, 2, 99],
                                                            with_intermediate_values=True)),
         "best-k": ("GetBestTrials", pb.GetBestTrialsRequest(study_id=1, k=3)),
