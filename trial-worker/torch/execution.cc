@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "trial-worker/torch/fused_optimizers.h"
 
 namespace tuner::worker::torchtrainer {
 namespace {
@@ -85,12 +86,13 @@ Execution::Execution(const ExecutionSetup& setup, uint64_t seed)
     groups.emplace_back(backbone_params, options(backbone_lr));
     group_base_lr_.push_back(backbone_lr);
   }
+  // torch's optimizers with a one-pass step (fused_optimizers.h): same state, same rule.
   if (config_.optimizer == "sgd") {
-    optimizer_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(lr));
+    optimizer_ = std::make_unique<FusedSGD>(groups, torch::optim::SGDOptions(lr));
   } else if (config_.optimizer == "rmsprop") {
-    optimizer_ = std::make_unique<torch::optim::RMSprop>(groups, torch::optim::RMSpropOptions(lr));
+    optimizer_ = std::make_unique<FusedRMSprop>(groups, torch::optim::RMSpropOptions(lr));
   } else {
-    optimizer_ = std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(lr));
+    optimizer_ = std::make_unique<FusedAdam>(groups, torch::optim::AdamOptions(lr));
   }
   lr_ = lr;
   if (config_.early_stopping) {
