@@ -21,7 +21,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler prometheus-cpp-dev
   libsqlite3-dev sqlite3 libboost-dev libspdlog-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev zlib1g-dev libeigen3-dev liblbfgs-dev
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libopenblas0-openmp
   dataset-fashion-mnist iproute2 openssl
   python3-torchvision python3-optuna python3-grpcio python3-protobuf
 )

@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
       ->envname("TUNER_WORKER_NAME");
   app.add_option("--device", device, "auto | cpu | cuda:N")->envname("TUNER_DEVICE");
   app.add_option("--threads", options.threads,
-                 "CPU threads for training (0: the CPUs this process may use); results depend "
-                 "on it")
+                 "compute threads for training, torch and BLAS together (0: the CPUs this "
+                 "process may use); results depend on it")
       ->envname("TUNER_THREADS")
       ->check(CLI::Range(0, 4096));
   app.add_option("--cache-dir", options.cache_dir, "node-local cache directory")

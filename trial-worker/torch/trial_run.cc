@@ -6,14 +6,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 #include <random>
-#include <thread>
 
-#include <sched.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
+#include "trial-worker/torch/compute_threads.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 #include "trial-worker/training/trainer_spec.h"
@@ -34,14 +34,6 @@ absl::StatusOr<std::string> FileSha256(const std::string& path) {
     hasher.Update(buffer.data(), static_cast<size_t>(in.gcount()));
   }
   return hasher.HexDigest();
-}
-
-// The CPUs this process may run on (its affinity mask: taskset, cgroup cpusets).
-int CpusAvailable() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 // A permutation of [0, n) from a seed, independent of torch's generator.
@@ -99,8 +91,14 @@ absl::Status TrialRun::Prepare() {
   }
   // Always set: results depend on the intra-op thread count (reductions split by thread), and
   // libtorch's own default is whatever OpenMP sees (1 on a 2-CPU box here, more elsewhere).
-  const int threads = a_.threads > 0 ? a_.threads : CpusAvailable();
-  if (torch::get_num_threads() != threads) torch::set_num_threads(threads);
+  // Always set: results depend on the intra-op thread count (reductions split by thread), and
+  // libtorch's own default is whatever OpenMP sees. BLAS's threads too (compute_threads.h):
+  // `--threads` is the whole compute thread count.
+  const int threads = SetComputeThreads(a_.threads);
+  static std::once_flag logged;
+  std::call_once(logged, [threads] {
+    spdlog::info("compute threads: {} (torch intra-op); BLAS: {}", threads, DescribeBlas());
+  });
 
   absl::StatusOr<DatasetSplits> data = LoadSplits(config_.dataset);
   if (!data.ok()) return data.status();

@@ -1,0 +1,51 @@
+#include "trial-worker/torch/compute_threads.h"
+
+#include <dlfcn.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <thread>
+
+#include <ATen/Parallel.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace tuner::worker::torchtrainer {
+namespace {
+
+// OpenBLAS's own API, looked up at run time: libtorch links the reference BLAS interface
+// (libblas.so.3), which Debian's alternatives point at one OpenBLAS variant or another
+// library altogether.
+template <typename F>
+F OpenBlasSymbol(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+
+}  // namespace
+
+int CpusAvailable() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+int SetComputeThreads(int threads) {
+  const int n = threads > 0 ? threads : CpusAvailable();
+  if (at::get_num_threads() != n) at::set_num_threads(n);
+  if (auto set_blas = OpenBlasSymbol<void (*)(int)>("openblas_set_num_threads")) set_blas(n);
+  return n;
+}
+
+std::string DescribeBlas() {
+  auto config = OpenBlasSymbol<char* (*)()>("openblas_get_config");
+  auto parallel = OpenBlasSymbol<int (*)()>("openblas_get_parallel");
+  auto threads = OpenBlasSymbol<int (*)()>("openblas_get_num_threads");
+  if (config == nullptr || parallel == nullptr || threads == nullptr) return "not OpenBLAS";
+  const int mode = parallel();
+  return absl::StrCat("OpenBLAS ", config(), ", ",
+                      mode == 2 ? "openmp" : mode == 1 ? "pthread" : "sequential", ", ",
+                      threads(), " threads");
+}
+
+}  // namespace tuner::worker::torchtrainer
