@@ -5,6 +5,7 @@ here is a measured figure: every number comes from the files.
   report.py control WORK TRIALS EPOCHS
   report.py trainer TRAINER.jsonl STEPS ROUNDS
   report.py fcache FCACHE.json
+  report.py head HEAD.jsonl ROUNDS
   report.py augcache AUGCACHE.json
   report.py search SEARCH.json TRAIN VAL R
   report.py e2e TRIALS.json PEER.json OURS_SECONDS TRIALS TRAIN VAL EPOCHS VIEWS
@@ -118,6 +119,49 @@ def fcache(path):
           f"(2 sigma of a {r['val_images']}-image accuracy ~ {noise:.3f}) -> {verdict(diff <= noise)}\n")
 
 
+def head(path, rounds):
+    runs = [json.loads(l) for l in open(path) if l.startswith("{")]
+    ours = [r for r in runs if r["side"] == "c++"]
+    peers = [r for r in runs if r["side"] == "python"]
+    if not ours or not peers:
+        print("### Cached head step\n\nskipped: no runs\n")
+        return
+    flop = ours[0]["head_flop_per_image"]
+    load = open("/proc/loadavg").read().split()[:3]
+    print("### Cached head step against the GEMM peak\n")
+    print(f"bench-head (the trainer's Execution: transfer head 2048 -> {ours[0]['units']} -> 10, "
+          f"dropout 0.3, {ours[0]['optimizer']}, batches gathered with index_select from "
+          f"{ours[0]['train_images']} in-memory feature rows) against bench/head_peer.py (the "
+          "straightforward PyTorch loop over the same head and features, with the default BLAS "
+          "threads and with OPENBLAS_NUM_THREADS=1: python's better one counts), 2 threads, best "
+          f"of {rounds} alternating round(s), fastest epoch of each. GEMM peak: the fastest float "
+          "GEMM (1024^3, 2048 x 2048 x 512) measured by each process before its head runs. "
+          f"The head's work: {flop / 1e6:.2f} MFLOP per image (forward and weight gradients; the "
+          f"first layer's input gradient is never computed). Load average at the end: {', '.join(load)}.\n")
+    peak = max(r["gemm_gflops"] for r in ours)
+    py_peak = max(r["gemm_gflops"] for r in peers)
+    print(f"Measured GEMM peak: {peak:.1f} GFLOP/s (bench-head), {py_peak:.1f} GFLOP/s (python).\n")
+    print("| batch | ours images/s | GFLOP/s | % of GEMM peak | python best images/s (BLAS threads) | ours / python |")
+    print("|---|---|---|---|---|---|")
+    checks = []
+    for key in sorted({k for r in runs for k in r if k.startswith("head_b")}, key=lambda k: int(k[6:])):
+        mine = max(r[key] for r in ours if key in r)
+        best_peer = max((r for r in peers if key in r), key=lambda r: r[key])
+        theirs = best_peer[key]
+        gflops = mine * flop / 1e9
+        share = gflops / peak
+        ratio = mine / theirs
+        checks.append((key[6:], share, ratio))
+        print(f"| {key[6:]} | {mine:,.0f} | {gflops:.1f} | {100 * share:.0f} % | {theirs:,.0f} "
+              f"({best_peer.get('openblas_num_threads', 'default')}) | {ratio:.2f}x |")
+    worst_share = min(c[1] for c in checks)
+    worst_ratio = min(c[2] for c in checks)
+    print(f"\n- Goal head step >= 50 % of the GEMM peak: lowest {100 * worst_share:.0f} % -> "
+          f"{verdict(worst_share >= 0.5)}")
+    print(f"- Goal >= 2x python's best head loop: lowest {worst_ratio:.2f}x -> "
+          f"{verdict(worst_ratio >= 2)}\n")
+
+
 def augcache(path):
     r = json.load(open(path))
     print("### Augmentation through the feature cache\n")
@@ -213,6 +257,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "control":
         control(args[0], int(args[1]), int(args[2]))
+    elif cmd == "head":
+        head(args[0], int(args[1]))
     elif cmd == "trainer":
         trainer(args[0], int(args[1]), int(args[2]))
     elif cmd == "fcache":
