@@ -1,5 +1,8 @@
 #include "search/policy.h"
 
+#include <set>
+#include <string>
+
 #include "search/asha.h"
 #include "search/grid_search.h"
 #include "search/hyperband.h"
@@ -20,12 +23,10 @@ absl::StatusOr<std::unique_ptr<SearchPolicy>> MakePolicy(const StudySpec& spec) 
   if (spec.space.params.empty()) {
     return absl::InvalidArgumentError("search_space: must have at least one param");
   }
-  for (size_t i = 0; i < spec.space.params.size(); ++i) {
-    const ParamSpec& param = spec.space.params[i];
-    for (size_t j = 0; j < i; ++j) {
-      if (spec.space.params[j].name == param.name) {
-        return absl::InvalidArgumentError("search_space: duplicate param \"" + param.name + "\"");
-      }
+  std::set<std::string> names;  // not a scan per param: that was quadratic in the params
+  for (const ParamSpec& param : spec.space.params) {
+    if (!names.insert(param.name).second) {
+      return absl::InvalidArgumentError("search_space: duplicate param \"" + param.name + "\"");
     }
     if (absl::Status valid = ValidateParamSpec(param); !valid.ok()) return valid;
   }

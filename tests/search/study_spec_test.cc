@@ -6,6 +6,7 @@
 #include "common/utf8.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "search/policy.h"
 
 namespace tuner::search {
 namespace {
@@ -434,6 +435,21 @@ TEST(ParseStudySpec, ALongValueInAnErrorIsCutOnACharacterBoundary) {
   const std::string message(spec.status().message());
   EXPECT_TRUE(IsValidUtf8(message)) << message;
   EXPECT_NE(message.find("\"" + euros.substr(0, 60) + "...\""), std::string::npos) << message;
+}
+
+TEST(ParseStudySpec, ADuplicateParamIsRefusedNamingIt) {
+  absl::StatusOr<StudySpec> spec = ParseStudySpec(Minimal(
+      "{kind: random, max_trials: 3}",
+      "\n  x: {type: float, min: 0, max: 1}\n  y: {type: int, min: 0, max: 1}\n"
+      "  x: {type: int, min: 0, max: 2}"));
+  ASSERT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(spec.status().message().find("search_space: duplicate param \"x\""), std::string::npos)
+      << spec.status();
+  // MakePolicy checks a spec built by hand (or read back) the same way.
+  absl::StatusOr<StudySpec> good = ParseStudySpec(Minimal());
+  ASSERT_TRUE(good.ok()) << good.status();
+  good->space.params.push_back(good->space.params[0]);
+  EXPECT_EQ(MakePolicy(*good).status().message(), "search_space: duplicate param \"x\"");
 }
 
 TEST(AlgorithmName, NamesMatchTheSpecKinds) {
