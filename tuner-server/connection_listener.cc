@@ -97,8 +97,9 @@ absl::StatusOr<std::unique_ptr<ConnectionListener>> ConnectionListener::Start(
   getrlimit(RLIMIT_NOFILE, &limit);
   const int64_t nofile =
       limit.rlim_cur == RLIM_INFINITY ? int64_t{1} << 30 : static_cast<int64_t>(limit.rlim_cur);
-  const int64_t reserve =
-      limits.reserve >= 0 ? limits.reserve : std::max<int64_t>(16, std::min<int64_t>(256, nofile / 8));
+  const int64_t reserve = limits.reserve >= 0
+                              ? limits.reserve
+                              : std::max<int64_t>(16, std::min<int64_t>(256, nofile / 8));
   const int64_t by_cap = int64_t{LowestFreeDescriptor()} + std::max(0, limits.max_connections);
   listener->threshold_ =
       static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(by_cap, nofile - reserve)));

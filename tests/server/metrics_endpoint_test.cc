@@ -154,7 +154,9 @@ TEST(MetricsEndpoint, ConnectionsOverTheCapWaitAndAreServedWhenAThreadIsFree) {
   EndpointThread server(limits);
   boost::asio::io_context io;
   std::vector<std::unique_ptr<tcp::socket>> idle;
-  for (int i = 0; i < limits.threads + limits.queue; ++i) idle.push_back(Connect(io, server.port()));
+  for (int i = 0; i < limits.threads + limits.queue; ++i) {
+    idle.push_back(Connect(io, server.port()));
+  }
   std::this_thread::sleep_for(milliseconds(100));
   const auto start = Clock::now();
   const std::string page = Get(server.port());
@@ -324,7 +326,8 @@ TEST(MetricsEndpoint, EmfileMeasuredCivetWebRetriesWithoutBackoffAndServesAgainA
     std::this_thread::sleep_for(milliseconds(300));
     used = child.Ask('m');
   }
-  std::printf("CivetWeb under EMFILE: %lld ms of CPU in 1 s\n", static_cast<long long>(used / 1000));
+  std::printf("CivetWeb under EMFILE: %lld ms of CPU in 1 s\n",
+              static_cast<long long>(used / 1000));
   RecordProperty("emfile_cpu_ms_per_s", static_cast<int>(used / 1000));
   std::string page;
   ASSERT_TRUE(WaitFor(
