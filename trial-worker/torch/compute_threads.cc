@@ -13,7 +13,7 @@
 namespace tuner::worker::torchtrainer {
 namespace {
 
-// OpenBLAS's own API, looked up at run time: libtorch links the reference BLAS interface
+// OpenBLAS's (and OpenMP's) API, looked up at run time: libtorch links the reference BLAS interface
 // (libblas.so.3), which Debian's alternatives point at one OpenBLAS variant or another
 // library altogether.
 template <typename F>
@@ -33,8 +33,20 @@ int CpusAvailable() {
 int SetComputeThreads(int threads) {
   const int n = threads > 0 ? threads : CpusAvailable();
   if (at::get_num_threads() != n) at::set_num_threads(n);
-  if (auto set_blas = OpenBlasSymbol<void (*)(int)>("openblas_set_num_threads")) set_blas(n);
+  SetBlasThreads(n);
   return n;
+}
+
+void SetBlasThreads(int threads) {
+  if (auto set_blas = OpenBlasSymbol<void (*)(int)>("openblas_set_num_threads")) set_blas(threads);
+}
+
+void SetThisThreadComputeThreads(int threads) {
+  // torch sets a new thread's OpenMP count lazily on its first parallel op; do that first so
+  // it does not undo this afterwards. omp_set_num_threads is per thread; libgomp is loaded
+  // with libtorch (this code is not compiled with -fopenmp, so it is looked up).
+  at::get_num_threads();
+  if (auto set_omp = OpenBlasSymbol<void (*)(int)>("omp_set_num_threads")) set_omp(threads);
 }
 
 std::string DescribeBlas() {

@@ -5,7 +5,8 @@
 // libopenblas0-openmp is installed (trial-worker/torch/CMakeLists.txt), so BLAS runs inside
 // torch's OpenMP pool; with the pthread variant its pool is sized to the same N.
 //
-// Not thread-safe: call before training starts (TrialRun::Prepare does).
+// SetComputeThreads and SetBlasThreads are process-wide: call them when no other thread
+// trains (TrialRun does, before and after an epoch's threads).
 #ifndef TUNER_TRIAL_WORKER_TORCH_COMPUTE_THREADS_H_
 #define TUNER_TRIAL_WORKER_TORCH_COMPUTE_THREADS_H_
 
@@ -19,6 +20,13 @@ int CpusAvailable();
 // Sets torch's intra-op threads and OpenBLAS's threads to `threads` (0: CpusAvailable()).
 // Returns the count set.
 int SetComputeThreads(int threads);
+
+// OpenBLAS's thread count alone (its pthread variant has one pool for the whole process).
+void SetBlasThreads(int threads);
+
+// For the calling thread only: torch's ops (OpenMP) and OpenMP OpenBLAS run `threads` threads
+// when called from it. For executions trained on threads of their own (trial_run.h).
+void SetThisThreadComputeThreads(int threads);
 
 // What BLAS this process runs: "OpenBLAS <config>, openmp|pthread|sequential, N threads", or
 // "not OpenBLAS" when the library is another one (then only torch's threads were set).

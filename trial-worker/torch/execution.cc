@@ -30,7 +30,8 @@ Execution::Execution(const ExecutionSetup& setup, uint64_t seed)
       maximize_(setup.maximize),
       reduce_last_(setup.reduce_last),
       schedule_epochs_(std::max(1, setup.schedule_epochs)),
-      backbone_(setup.backbone) {
+      backbone_(setup.backbone),
+      dropout_generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
   torch::manual_seed(seed);
   head_ = TransferHead(setup.feature_dim, config_.units, config_.dropout, setup.num_classes);
   head_->to(device_);
@@ -140,11 +141,17 @@ void Execution::BeginEpoch(int epoch) {
   SetLearningRate(factor);
 }
 
+void Execution::SeedDropout(uint64_t seed) {
+  dropout_generator_ = at::make_generator<at::CPUGeneratorImpl>(seed);
+}
+
 torch::Tensor Execution::Forward(const torch::Tensor& inputs) {
-  if (!backbone_) return head_->forward(inputs);
+  // On CUDA the masks come from the device's generator (torch's global one, seeded per epoch).
+  at::Generator* generator = device_.is_cpu() ? &dropout_generator_ : nullptr;
+  if (!backbone_) return head_->forward(inputs, generator);
   torch::Tensor x = inputs;
   if (device_.is_cuda()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  return head_->forward(backbone_->Features(x));
+  return head_->forward(backbone_->Features(x), generator);
 }
 
 double Execution::TrainStep(const torch::Tensor& inputs, const torch::Tensor& labels,

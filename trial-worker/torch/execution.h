@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include "absl/status/status.h"
@@ -44,7 +45,8 @@ struct ExecutionSetup {
   int schedule_epochs = 1;  // cosine horizon
 };
 
-// Thread-compatible.
+// Thread-compatible; distinct executions may train on distinct threads at the same time
+// (their state is their own; a frozen backbone they share is only read).
 class Execution {
  public:
   // Seeds torch's generator with `seed` before building the head.
@@ -53,6 +55,9 @@ class Execution {
   void SetTraining(bool training);
   // Sets the learning rate for `epoch` (1-based): cosine / warm-up, times the plateau factor.
   void BeginEpoch(int epoch);
+  // Seeds this execution's own dropout generator (the head's masks). Every execution has its
+  // own, so executions may train on separate threads and draw what they would one by one.
+  void SeedDropout(uint64_t seed);
   // One optimisation step on a batch; returns its mean loss (NaN / inf are returned as is).
   double TrainStep(const torch::Tensor& inputs, const torch::Tensor& labels, std::mt19937_64& rng);
   // Adds the batch's summed loss and correct predictions (eval mode, no grad).
@@ -109,6 +114,7 @@ class Execution {
   TransferHead head_{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<double> group_base_lr_;                        // per param group
+  at::Generator dropout_generator_;                          // the head's dropout masks
 
   // Training state (saved in checkpoints).
   double lr_ = 0;                 // head learning rate this epoch

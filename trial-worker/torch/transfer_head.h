@@ -10,7 +10,10 @@ namespace tuner::worker::torchtrainer {
 class TransferHeadImpl : public torch::nn::Module {
  public:
   TransferHeadImpl(int64_t in_features, int64_t units, double dropout, int64_t classes);
-  torch::Tensor forward(const torch::Tensor& features);
+  // With `dropout_generator`, dropout draws its mask from it (each execution its own, so
+  // executions can train on separate threads reproducibly); else from torch's global one.
+  // Either way the draws and the arithmetic are torch's dropout's.
+  torch::Tensor forward(const torch::Tensor& features, at::Generator* dropout_generator = nullptr);
 
  private:
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};

@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <numeric>
 #include <random>
 
@@ -94,9 +97,9 @@ absl::Status TrialRun::Prepare() {
   // Always set: results depend on the intra-op thread count (reductions split by thread), and
   // libtorch's own default is whatever OpenMP sees. BLAS's threads too (compute_threads.h):
   // `--threads` is the whole compute thread count.
-  const int threads = SetComputeThreads(a_.threads);
+  threads_ = SetComputeThreads(a_.threads);
   static std::once_flag logged;
-  std::call_once(logged, [threads] {
+  std::call_once(logged, [threads = threads_] {
     spdlog::info("compute threads: {} (torch intra-op); BLAS: {}", threads, DescribeBlas());
   });
 
@@ -209,13 +212,31 @@ std::string TrialRun::TrainView(int execution, int epoch) const {
   return absl::StrCat("x", execution, ".e", view);
 }
 
+absl::Status TrialRun::LoadTrainViews(const std::vector<int>& live, int epoch) {
+  std::set<std::string> needed;
+  for (int x : live) needed.insert(TrainView(x, epoch));
+  for (auto it = train_views_.begin(); it != train_views_.end();) {
+    it = needed.count(it->first) ? std::next(it) : train_views_.erase(it);
+  }
+  for (const std::string& view : needed) {
+    if (train_views_.count(view)) continue;
+    absl::StatusOr<FeatureSet> features = Features(data_.train, "train", view);
+    if (!features.ok()) return features.status();
+    train_views_.emplace(view, std::move(*features));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<double> TrialRun::TrainExecutionEpoch(int x, int epoch) {
   Execution& execution = *executions_[x];
   const uint64_t seed = MixSeed(ExecutionSeed(x), static_cast<uint64_t>(epoch));
   // Each execution draws its own data order, augmentation, dropout and mixup, and the same
-  // draws when a resumed trial trains this epoch again: torch's global generator (dropout)
-  // is reseeded for every (execution, epoch).
-  torch::manual_seed(seed);
+  // draws when a resumed trial trains this epoch again: the execution's dropout generator is
+  // reseeded for every (execution, epoch), and so is torch's global one where a trained
+  // backbone's own dropout draws from it (never on the threaded, cached path).
+  execution.SeedDropout(seed);
+  const bool cached = frozen_ && config_.feature_cache;
+  if (!cached) torch::manual_seed(seed);
   std::mt19937_64 rng(MixSeed(seed, 0x313bu));
   const torch::Tensor order = Shuffled(data_.train.size(), MixSeed(seed, 0x0de7u));
   double loss_sum = 0;
@@ -231,15 +252,8 @@ absl::StatusOr<double> TrialRun::TrainExecutionEpoch(int x, int epoch) {
     ++batches;
     return absl::OkStatus();
   };
-  if (frozen_ && config_.feature_cache) {
-    const std::string view = TrainView(x, epoch);
-    if (!train_features_ || train_features_->first != view) {
-      train_features_.reset();  // one view in memory at a time
-      absl::StatusOr<FeatureSet> features = Features(data_.train, "train", view);
-      if (!features.ok()) return features.status();
-      train_features_.emplace(view, std::move(*features));
-    }
-    const FeatureSet& set = train_features_->second;
+  if (cached) {
+    const FeatureSet& set = train_views_.at(TrainView(x, epoch));
     const int64_t n = order.size(0);
     for (int64_t start = 0; start < n && !context_.StopRequested(); start += config_.batch_size) {
       torch::Tensor idx = order.slice(0, start, std::min(n, start + config_.batch_size));
@@ -263,8 +277,55 @@ absl::StatusOr<double> TrialRun::TrainExecutionEpoch(int x, int epoch) {
       if (absl::Status s = step(inputs, batch->labels); !s.ok()) return s;
     }
   }
-  if (context_.StopRequested()) stopped_ = true;
   return loss_sum / static_cast<double>(std::max<int64_t>(1, batches));
+}
+
+absl::Status TrialRun::TrainEpoch(const std::vector<int>& live, int epoch,
+                                  std::vector<double>* loss) {
+  const bool cached = frozen_ && config_.feature_cache;
+  if (cached) {
+    if (absl::Status s = LoadTrainViews(live, epoch); !s.ok()) return s;
+  }
+  const int workers = std::min(static_cast<int>(live.size()), threads_);
+  if (!cached || !device_.is_cpu() || workers < 2) {
+    for (int x : live) {
+      absl::StatusOr<double> value = TrainExecutionEpoch(x, epoch);
+      if (!value.ok()) return value.status();
+      (*loss)[x] = *value;
+      if (context_.StopRequested()) break;
+    }
+    return absl::OkStatus();
+  }
+  // Together: `workers` threads take the live executions in turn, each op of each with
+  // threads_ / workers threads (so the cores are used once, never twice).
+  const int per_worker = std::max(1, threads_ / workers);
+  SetBlasThreads(per_worker);  // OpenBLAS's pthread variant has one global pool
+  std::vector<absl::Status> status(live.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    SetThisThreadComputeThreads(per_worker);
+    for (size_t i = next++; i < live.size(); i = next++) {
+      try {
+        absl::StatusOr<double> value = TrainExecutionEpoch(live[i], epoch);
+        if (value.ok()) {
+          (*loss)[live[i]] = *value;
+        } else {
+          status[i] = value.status();
+        }
+      } catch (const std::exception& e) {
+        status[i] = absl::InternalError(absl::StrCat("execution ", live[i], ": ", e.what()));
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; ++w) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  SetComputeThreads(threads_);
+  for (const absl::Status& s : status) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 void TrialRun::Validate(const std::vector<int>& live, std::vector<double>* loss,
@@ -308,12 +369,8 @@ absl::StatusOr<TrainResult> TrialRun::Run() {
     }
     const auto start = std::chrono::steady_clock::now();
     std::vector<double> train_loss(executions_.size(), 0);
-    for (int x : live) {
-      absl::StatusOr<double> loss = TrainExecutionEpoch(x, epoch);
-      if (!loss.ok()) return loss.status();
-      train_loss[x] = *loss;
-      if (stopped_) break;
-    }
+    if (absl::Status s = TrainEpoch(live, epoch, &train_loss); !s.ok()) return s;
+    if (context_.StopRequested()) stopped_ = true;
     if (stopped_) break;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

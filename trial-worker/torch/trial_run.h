@@ -26,7 +26,12 @@
 
 namespace tuner::worker::torchtrainer {
 
-// Single use, single thread. May throw c10::Error / std::exception; TorchTrainer catches.
+// Single use, called from one thread. With a frozen backbone, cached features, two or more
+// executions and two or more threads on the CPU, the executions of an epoch train at the same
+// time, each on its own thread with its ops single-threaded (threads / executions each): no
+// barrier between cores inside a step, which on a shared box costs more than the step (issue
+// 14), and each execution's results do not depend on which thread ran it. May throw
+// c10::Error / std::exception; TorchTrainer catches.
 // The JSON header a checkpoint written by TrialRun carries: format, trial_id, seed, epoch,
 // executions, backbone, frozen. FAILED_PRECONDITION when the file is not such a checkpoint.
 absl::StatusOr<nlohmann::json> ReadCheckpointMeta(const std::string& path);
@@ -55,8 +60,14 @@ class TrialRun {
   // The cached augmented view execution `x` trains on in `epoch`; empty without augmentation.
   std::string TrainView(int x, int epoch) const;
   uint64_t ExecutionSeed(int x) const { return a_.seed + static_cast<uint64_t>(x); }
-  // One epoch of execution `x`; its mean training loss.
+  // One epoch of execution `x`; its mean training loss. Executions' epochs may run on
+  // separate threads at the same time (the cached views must be loaded first).
   absl::StatusOr<double> TrainExecutionEpoch(int x, int epoch);
+  // Cached path: loads the views the `live` executions train on in `epoch` (only those stay
+  // in memory).
+  absl::Status LoadTrainViews(const std::vector<int>& live, int epoch);
+  // The live executions' epoch: one after the other, or together (see the class comment).
+  absl::Status TrainEpoch(const std::vector<int>& live, int epoch, std::vector<double>* loss);
   void Validate(const std::vector<int>& live, std::vector<double>* loss,
                 std::vector<int64_t>* correct);
 
@@ -73,7 +84,8 @@ class TrialRun {
   std::vector<std::unique_ptr<Execution>> executions_;
   std::unique_ptr<FeatureCache> cache_;
   std::optional<FeatureSet> val_features_;
-  std::optional<std::pair<std::string, FeatureSet>> train_features_;  // the view in memory
+  std::map<std::string, FeatureSet> train_views_;  // the cached views of this epoch, by name
+  int threads_ = 1;                                // compute threads (SetComputeThreads)
   bool stopped_ = false;
 };
 
