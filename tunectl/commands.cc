@@ -177,49 +177,56 @@ std::optional<int64_t> Commands::ResolveStudy(const std::string& study) {
 // A server that hands back the token it was given would never end the loop.
 constexpr char kStuckToken[] = "the server answered the same page_token again (a server bug)";
 
+// Every item of a paged list: `call` fetches one page (its own deadline), `items` moves a
+// page's items out; nullopt after `fail` reported an error.
+template <typename Item, typename Request, typename Response, typename Call, typename Items,
+          typename FailStatus, typename FailText>
+std::optional<std::vector<Item>> FollowPages(Request request, Call call, Items items,
+                                             FailStatus fail_status, FailText fail_text) {
+  request.clear_page_token();
+  std::vector<Item> all;
+  do {
+    Response response;
+    const grpc::Status status = call(request, &response);
+    if (!status.ok()) {
+      fail_status(status);
+      return std::nullopt;
+    }
+    const std::string& next = response.next_page_token();
+    if (!next.empty() && next == request.page_token()) {
+      fail_text(kStuckToken);
+      return std::nullopt;
+    }
+    for (Item& item : items(response)) all.push_back(std::move(item));
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return all;
+}
+
 std::optional<std::vector<v1::Study>> Commands::ListAllStudies(bool with_spec_yaml) {
   v1::ListStudiesRequest request;
   request.set_with_spec_yaml(with_spec_yaml);
-  std::vector<v1::Study> studies;
-  do {
-    auto context = NewContext(true);
-    v1::ListStudiesResponse response;
-    const grpc::Status status = stub_.ListStudies(context.get(), request, &response);
-    if (!status.ok()) {
-      Fail(status);
-      return std::nullopt;
-    }
-    const std::string& next = response.next_page_token();
-    if (!next.empty() && next == request.page_token()) {
-      Fail(kStuckToken);
-      return std::nullopt;
-    }
-    for (v1::Study& study : *response.mutable_studies()) studies.push_back(std::move(study));
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty());
-  return studies;
+  return FollowPages<v1::Study, v1::ListStudiesRequest, v1::ListStudiesResponse>(
+      request,
+      [&](const v1::ListStudiesRequest& page, v1::ListStudiesResponse* response) {
+        auto context = NewContext(true);
+        return stub_.ListStudies(context.get(), page, response);
+      },
+      [](v1::ListStudiesResponse& response) -> auto& { return *response.mutable_studies(); },
+      [&](const grpc::Status& status) { Fail(status); },
+      [&](const std::string& message) { Fail(message); });
 }
 
 std::optional<std::vector<v1::Trial>> Commands::ListAllTrials(v1::ListTrialsRequest request) {
-  request.clear_page_token();
-  std::vector<v1::Trial> trials;
-  do {
-    auto context = NewContext(true);
-    v1::ListTrialsResponse response;
-    const grpc::Status status = stub_.ListTrials(context.get(), request, &response);
-    if (!status.ok()) {
-      Fail(status);
-      return std::nullopt;
-    }
-    const std::string& next = response.next_page_token();
-    if (!next.empty() && next == request.page_token()) {
-      Fail(kStuckToken);
-      return std::nullopt;
-    }
-    for (v1::Trial& trial : *response.mutable_trials()) trials.push_back(std::move(trial));
-    request.set_page_token(response.next_page_token());
-  } while (!request.page_token().empty());
-  return trials;
+  return FollowPages<v1::Trial, v1::ListTrialsRequest, v1::ListTrialsResponse>(
+      std::move(request),
+      [&](const v1::ListTrialsRequest& page, v1::ListTrialsResponse* response) {
+        auto context = NewContext(true);
+        return stub_.ListTrials(context.get(), page, response);
+      },
+      [](v1::ListTrialsResponse& response) -> auto& { return *response.mutable_trials(); },
+      [&](const grpc::Status& status) { Fail(status); },
+      [&](const std::string& message) { Fail(message); });
 }
 
 std::optional<v1::Study> Commands::FetchStudy(int64_t study_id) {

@@ -34,6 +34,31 @@ bool AllFusible(const std::vector<torch::optim::OptimizerParamGroup>& groups) {
   return true;
 }
 
+// Whether any group's options ask for what the fused loops leave to torch (amsgrad, centered).
+template <typename Options, typename Flag>
+bool AnyGroup(const std::vector<torch::optim::OptimizerParamGroup>& groups, Flag flag) {
+  for (const auto& group : groups) {
+    if (flag(static_cast<const Options&>(group.options()))) return true;
+  }
+  return false;
+}
+
+// The closure's loss, evaluated with grad on as torch's step() does.
+torch::Tensor EvaluateClosure(const torch::optim::Optimizer::LossClosure& closure) {
+  if (closure == nullptr) return {};
+  at::AutoGradMode enable_grad(true);
+  return closure();
+}
+
+// `p`'s state in the optimizer's map, created by `make` on its first step.
+template <typename State, typename Map, typename Make>
+State& StateOf(Map& state, const torch::Tensor& p, Make make) {
+  const std::string key = StateKey(p);
+  auto found = state.find(key);
+  if (found == state.end()) found = state.emplace(key, make()).first;
+  return static_cast<State&>(*found->second);
+}
+
 }  // namespace
 
 bool FusibleParameter(const torch::Tensor& p) {
@@ -45,31 +70,23 @@ bool FusibleParameter(const torch::Tensor& p) {
 }
 
 torch::Tensor FusedAdam::step(LossClosure closure) {
-  bool amsgrad = false;
-  for (const auto& group : param_groups_) {
-    amsgrad = amsgrad || static_cast<const torch::optim::AdamOptions&>(group.options()).amsgrad();
+  const auto amsgrad = [](const torch::optim::AdamOptions& o) { return o.amsgrad(); };
+  if (AnyGroup<torch::optim::AdamOptions>(param_groups_, amsgrad) || !AllFusible(param_groups_)) {
+    return torch::optim::Adam::step(closure);
   }
-  if (amsgrad || !AllFusible(param_groups_)) return torch::optim::Adam::step(closure);
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  const torch::Tensor loss = EvaluateClosure(closure);
   for (auto& group : param_groups_) {
     const auto& options = static_cast<const torch::optim::AdamOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const std::string key = StateKey(p);
-      auto found = state_.find(key);
-      if (found == state_.end()) {
-        auto state = std::make_unique<torch::optim::AdamParamState>();
-        state->step(0);
-        state->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
-        state->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
-        found = state_.emplace(key, std::move(state)).first;
-      }
-      auto& state = static_cast<torch::optim::AdamParamState&>(*found->second);
+      auto& state = StateOf<torch::optim::AdamParamState>(state_, p, [&] {
+        auto made = std::make_unique<torch::optim::AdamParamState>();
+        made->step(0);
+        made->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        made->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        return made;
+      });
       state.step(state.step() + 1);
       const double beta1 = std::get<0>(options.betas());
       const double beta2 = std::get<1>(options.betas());
@@ -101,34 +118,26 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
 }
 
 torch::Tensor FusedRMSprop::step(LossClosure closure) {
-  bool centered = false;
-  for (const auto& group : param_groups_) {
-    centered =
-        centered || static_cast<const torch::optim::RMSpropOptions&>(group.options()).centered();
+  const auto centered = [](const torch::optim::RMSpropOptions& o) { return o.centered(); };
+  if (AnyGroup<torch::optim::RMSpropOptions>(param_groups_, centered) ||
+      !AllFusible(param_groups_)) {
+    return torch::optim::RMSprop::step(closure);
   }
-  if (centered || !AllFusible(param_groups_)) return torch::optim::RMSprop::step(closure);
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  const torch::Tensor loss = EvaluateClosure(closure);
   for (auto& group : param_groups_) {
     const auto& options = static_cast<const torch::optim::RMSpropOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const std::string key = StateKey(p);
-      auto found = state_.find(key);
-      if (found == state_.end()) {
-        auto state = std::make_unique<torch::optim::RMSpropParamState>();
-        state->step(0);
-        state->square_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+      auto& state = StateOf<torch::optim::RMSpropParamState>(state_, p, [&] {
+        auto made = std::make_unique<torch::optim::RMSpropParamState>();
+        made->step(0);
+        made->square_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
         if (options.momentum() > 0) {
-          state->momentum_buffer(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+          made->momentum_buffer(torch::zeros_like(p, torch::MemoryFormat::Preserve));
         }
-        found = state_.emplace(key, std::move(state)).first;
-      }
-      auto& state = static_cast<torch::optim::RMSpropParamState&>(*found->second);
+        return made;
+      });
       state.step(state.step() + 1);
       const float alpha = static_cast<float>(options.alpha());
       const float one_minus_alpha = static_cast<float>(1 - options.alpha());
@@ -161,11 +170,7 @@ torch::Tensor FusedRMSprop::step(LossClosure closure) {
 torch::Tensor FusedSGD::step(LossClosure closure) {
   if (!AllFusible(param_groups_)) return torch::optim::SGD::step(closure);
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
+  const torch::Tensor loss = EvaluateClosure(closure);
   for (auto& group : param_groups_) {
     const auto& options = static_cast<const torch::optim::SGDOptions&>(group.options());
     const float wd = static_cast<float>(options.weight_decay());
