@@ -103,6 +103,13 @@ CREATE INDEX ensembles_by_study ON ensembles(study_id, id);
 ALTER TABLE trials ADD COLUMN lease_token TEXT NOT NULL DEFAULT '';
 ALTER TABLE ensembles ADD COLUMN lease_token TEXT NOT NULL DEFAULT '';
 )sql",
+    // 3 -> 4: CreateStudy's request_id, so a retried call finds the study the first one created,
+    // also after a restart. Empty for a study created without one (and every older study).
+    // Not a UNIQUE column: INSERT OR REPLACE would delete the other study; the scheduler keeps
+    // request ids unique.
+    R"sql(
+ALTER TABLE studies ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
@@ -283,7 +290,7 @@ absl::Status Database::Write(const WriteOp& op) {
     what = "write study";
     stmt = Prepared(kPutStudy,
                     "INSERT OR REPLACE INTO studies (id, name, spec_yaml, state, created_at, "
-                    "finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+                    "finished_at, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!stmt) return Error(what);
     sqlite3_bind_int64(stmt, 1, study->id);
     BindText(stmt, 2, study->name);
@@ -292,6 +299,7 @@ absl::Status Database::Write(const WriteOp& op) {
     sqlite3_bind_double(stmt, 5, study->created_at);
     sqlite3_bind_double(stmt, 6, study->finished_at);
   } else if (const auto* trial = std::get_if<TrialRow>(&op)) {
+    BindText(stmt, 7, study->request_id);
     what = "write trial";
     stmt = Prepared(kPutTrial,
                     "INSERT OR REPLACE INTO trials (id, study_id, number, params_json, state, "
@@ -398,7 +406,8 @@ absl::StatusOr<Snapshot> Database::LoadSnapshot() {
   Snapshot snapshot;
   sqlite3_stmt* stmt = Prepared(
       kSelectStudies,
-      "SELECT id, name, spec_yaml, state, created_at, finished_at FROM studies ORDER BY id");
+      "SELECT id, name, spec_yaml, state, created_at, finished_at, request_id FROM studies "
+      "ORDER BY id");
   if (!stmt) return Error("read studies");
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -415,6 +424,7 @@ absl::StatusOr<Snapshot> Database::LoadSnapshot() {
   if (rc != SQLITE_DONE) return Error("read studies");
 
   stmt = Prepared(kSelectTrials,
+    row.request_id = Text(stmt, 6);
                   "SELECT id, study_id, number, params_json, state, value, metrics_json, "
                   "bracket, rung, budget_epochs, epochs_done, attempt, retries, worker_id, "
                   "lease_deadline, checkpoint_id, fail_reason, created_at, started_at, "

@@ -19,7 +19,7 @@ namespace tuner::storage {
 
 // The schema version this build writes. Older dbs are migrated forward on open; newer ones
 // are refused (FAILED_PRECONDITION) so an old binary never corrupts a newer db.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 class Database {
  public:

@@ -20,10 +20,10 @@ GroupCommitter::~GroupCommitter() {
   writer_.join();
 }
 
-void GroupCommitter::Submit(std::vector<WriteOp> ops, Callback done) {
+void GroupCommitter::Submit(std::vector<WriteOp> ops, Callback done, OnFailure on_failure) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(Batch{std::move(ops), std::move(done)});
+    queue_.push_back(Batch{std::move(ops), std::move(done), on_failure});
   }
   wake_.notify_one();
 }
@@ -137,7 +137,7 @@ void GroupCommitter::Run() {
       }
     }
     for (size_t i = 0; i < work.size(); ++i) {
-      if (Transient(results[i])) {
+      if (Transient(results[i]) && work[i].on_failure == OnFailure::kRetry) {
         if (retry_.empty()) {
           spdlog::warn("db: {}; keeping the writes to re-apply when it clears", results[i].ToString());
         }

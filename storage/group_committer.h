@@ -10,7 +10,9 @@
 // which is not applied), and its writes are also kept and re-applied, before any newer write,
 // at the next transaction (and about once a second while nothing else comes), so
 // the db catches up with what the server holds in memory once the operator frees the disk or
-// the lock. Rows are whole-row upserts, so re-applying them in order is safe.
+// the lock. Rows are whole-row upserts, so re-applying them in order is safe. A batch submitted
+// with kDrop is not kept: its caller applies the change in memory only once it committed (or
+// undoes it), so a refused call leaves nothing behind, not even later.
 //
 // Thread-safe: Submit may be called from any thread; callbacks run on the writer thread and
 // must not block.
@@ -34,6 +36,11 @@ namespace tuner::storage {
 class GroupCommitter {
  public:
   using Callback = std::function<void(const absl::Status&)>;
+  // What becomes of a batch's writes when they fail for a transient reason.
+  enum class OnFailure {
+    kRetry,  // kept and re-applied (the caller keeps the change in memory)
+    kDrop,   // dropped (the caller applies the change only after it committed, or undoes it)
+  };
 
   // Takes ownership of db; starts the writer thread.
   explicit GroupCommitter(std::unique_ptr<Database> db);
@@ -43,7 +50,7 @@ class GroupCommitter {
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
   // Queues a batch. done (may be empty) gets OK once durable, or the error.
-  void Submit(std::vector<WriteOp> ops, Callback done);
+  void Submit(std::vector<WriteOp> ops, Callback done, OnFailure on_failure = OnFailure::kRetry);
 
   // Blocks until everything submitted before the call is committed; returns the first error
   // among those batches. For start-up, shutdown and tests.
@@ -59,6 +66,7 @@ class GroupCommitter {
   struct Batch {
     std::vector<WriteOp> ops;
     Callback done;
+    OnFailure on_failure = OnFailure::kRetry;
   };
   void Run();
 

@@ -19,6 +19,8 @@ struct StudyRow {
   std::string state;          // STUDY_RUNNING | STUDY_COMPLETED | STUDY_STOPPED
   double created_at = 0;
   double finished_at = 0;
+  // CreateStudy's request_id (a client's retry key); empty when it sent none or before schema 4.
+  std::string request_id;
 };
 
 struct TrialRow {

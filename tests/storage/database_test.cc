@@ -147,6 +147,7 @@ TEST(Database, VersionOneDbGainsTheEnsemblesTableAndKeepsItsRows) {
   ASSERT_EQ(sqlite3_exec(raw,
                          "DROP INDEX ensembles_by_study; DROP TABLE ensembles; "
                          "ALTER TABLE trials DROP COLUMN lease_token; "
+                         "ALTER TABLE studies DROP COLUMN request_id; "
                          "UPDATE schema_version SET version = 1",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
@@ -232,6 +233,7 @@ TEST(Database, VersionTwoDbGainsLeaseTokenColumnsAndKeepsItsRows) {
   ASSERT_EQ(sqlite3_exec(raw,
                          "ALTER TABLE trials DROP COLUMN lease_token; "
                          "ALTER TABLE ensembles DROP COLUMN lease_token; "
+                         "ALTER TABLE studies DROP COLUMN request_id; "
                          "UPDATE schema_version SET version = 2",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
@@ -239,12 +241,41 @@ TEST(Database, VersionTwoDbGainsLeaseTokenColumnsAndKeepsItsRows) {
 
   auto db = Database::Open(dir.File("t.db"));
   ASSERT_TRUE(db.ok()) << db.status();
-  EXPECT_EQ((*db)->SchemaVersion(), 3);
+  EXPECT_EQ((*db)->SchemaVersion(), kSchemaVersion);
   auto snapshot = (*db)->LoadSnapshot();
   ASSERT_TRUE(snapshot.ok());
   ASSERT_EQ(snapshot->trials.size(), 1u);
   EXPECT_EQ(snapshot->trials[0].state, "RUNNING");
   EXPECT_EQ(snapshot->trials[0].lease_token, "");
+}
+
+TEST(Database, VersionThreeDbGainsStudyRequestIdsAndKeepsItsStudies) {
+  testing::TempDir dir;
+  {
+    auto db = Database::Open(dir.File("t.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Write(Study(1)).ok());
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.File("t.db").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "ALTER TABLE studies DROP COLUMN request_id; "
+                         "UPDATE schema_version SET version = 3",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ((*db)->SchemaVersion(), 4);
+  StudyRow with_id = Study(2);
+  with_id.request_id = "retry-key";
+  ASSERT_TRUE((*db)->Write(with_id).ok());
+  auto snapshot = (*db)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->studies.size(), 2u);
+  EXPECT_EQ(snapshot->studies[0].request_id, "");
+  EXPECT_EQ(snapshot->studies[1].request_id, "retry-key");
 }
 
 }  // namespace

@@ -120,6 +120,35 @@ TEST(GroupCommitter, LockedDbFailsTheBatchAndItsWritesLandOnceFreed) {
   EXPECT_EQ(snapshot->trials.size(), 2u);
 }
 
+// Issue 13 row 5: a batch whose caller keeps nothing of it in memory (CreateStudy) is not
+// stored once the db frees: a refused call must not take effect later.
+TEST(GroupCommitter, DroppedBatchIsNotStoredWhenTheLockFrees) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.File("t.db"), /*busy_timeout_ms=*/50);
+  ASSERT_TRUE(db.ok());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.File("t.db").c_str(), &other), SQLITE_OK);
+  GroupCommitter committer(std::move(*db));
+  ASSERT_TRUE(committer.Flush().ok());
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::promise<absl::Status> first;
+  committer.Submit({Study(1)}, [&](const absl::Status& s) { first.set_value(s); },
+                   GroupCommitter::OnFailure::kDrop);
+  EXPECT_TRUE(absl::IsUnavailable(first.get_future().get()));
+  EXPECT_EQ(committer.pending_retries(), 0u);
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  std::promise<absl::Status> second;
+  committer.Submit({Study(2)}, [&](const absl::Status& s) { second.set_value(s); });
+  EXPECT_TRUE(second.get_future().get().ok());
+  auto reopened = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(reopened.ok());
+  auto snapshot = (*reopened)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->studies.size(), 1u);
+  EXPECT_EQ(snapshot->studies[0].id, 2);
+}
+
 TEST(GroupCommitter, DestructorDrainsTheQueue) {
   testing::TempDir dir;
   auto db = Database::Open(dir.File("t.db"));
