@@ -91,6 +91,12 @@ void LeaseTable::Release(LeaseKey key) {
   on_clock_.erase(key);
 }
 
+void LeaseTable::Withdraw(LeaseKey key) {
+  Release(key);
+  LeaseRecord& record = Mutable(key);
+  if (record.attempt > 0) record.attempt--;
+}
+
 bool LeaseTable::Retry(LeaseKey key, bool retryable, int max_attempts) {
   LeaseRecord& record = Mutable(key);
   record.retries++;

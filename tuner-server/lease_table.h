@@ -88,6 +88,10 @@ class LeaseTable {
   // pruner had already decided): holder, token and deadline are cleared. The attempt number
   // stays spent, so lease names are never reused.
   void Release(LeaseKey key);
+  // Undoes the last Grant: its lease never took effect (the commit that would have recorded it
+  // failed). Like Release, and the attempt number goes back to what it was before: nobody was
+  // told the withdrawn lease, so the next one may carry its name (with a new token).
+  void Withdraw(LeaseKey key);
   // The lease ended badly (its holder failed it, or it expired): counts a retry, clears the
   // token and deadline (the holder is kept, as the one who failed it). True when the work may
   // be leased again: `retryable` and fewer than max_attempts retries so far.

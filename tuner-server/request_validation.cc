@@ -43,6 +43,10 @@ absl::Status ValidateCreateStudy(const v1::CreateStudyRequest& request) {
   if (request.spec_yaml().size() > kMaxSpecYamlBytes) {
     return absl::InvalidArgumentError("spec_yaml: must be at most 1 MiB");
   }
+  if (request.request_id().size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id: must be at most ", kMaxRequestIdBytes, " bytes"));
+  }
   return absl::OkStatus();
 }
 

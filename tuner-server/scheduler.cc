@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "spdlog/spdlog.h"
 #include "tuner-server/convert.h"
 #include "tuner-server/lease_token.h"
@@ -42,7 +43,9 @@ absl::StatusOr<std::string> Scheduler::NewToken() const {
   return NewLeaseToken();
 }
 
-void Scheduler::Commit(Ops ops, Done done) { committer_->Submit(std::move(ops), std::move(done)); }
+void Scheduler::Commit(Ops ops, Done done, storage::GroupCommitter::OnFailure on_failure) {
+  committer_->Submit(std::move(ops), std::move(done), on_failure);
+}
 
 Scheduler::StudyEntry* Scheduler::FindStudy(int64_t study_id) {
   auto it = studies_.find(study_id);
@@ -71,30 +74,97 @@ void Scheduler::CreateStudy(const v1::CreateStudyRequest& request,
     done(policy.status());
     return;
   }
-  {
-    Replies replies;
-    absl::MutexLock lock(&mu_);
-    if (static_cast<int64_t>(studies_.size()) >= options_.max_studies) {
-      return replies.Add(std::move(done), absl::ResourceExhaustedError(absl::StrCat(
-                                              "this server already holds ", studies_.size(),
-                                              " studies (the limit)")));
+  Replies replies;
+  absl::MutexLock lock(&mu_);
+  const std::string& request_id = request.request_id();
+  if (!request_id.empty()) {
+    // A retry: the study its first call created, or the commit that is creating it.
+    const std::string* first_spec = nullptr;
+    StudyEntry* created = nullptr;
+    if (auto it = study_by_request_.find(request_id); it != study_by_request_.end()) {
+      created = FindStudy(it->second);
+      if (created) first_spec = &created->row.spec_yaml;
     }
-    const int64_t id = next_study_id_++;
-    StudyEntry& study = studies_[id];
-    study.row.id = id;
-    study.row.name = spec->name;
-    study.row.spec_yaml = request.spec_yaml();
-    study.state = v1::STUDY_RUNNING;
-    study.row.created_at = Now();
-    study.spec = std::move(*spec);
-    study.policy = std::move(*policy);
-    spdlog::info("study {} \"{}\": created ({}, {} trials planned)", id, study.row.name,
-                 search::AlgorithmName(study.spec.algorithm), study.policy->PlannedTrials());
-    response->set_study_id(id);
-    FillStudy(study, response->mutable_study());
-    Commit({StudyRowOf(study)}, std::move(done));
+    auto pending = creating_.find(request_id);
+    if (pending != creating_.end()) first_spec = &pending->second.spec_yaml;
+    if (first_spec && *first_spec != request.spec_yaml()) {
+      return replies.Add(
+          std::move(done),
+          absl::AlreadyExistsError(absl::StrCat(
+              "request_id: \"", TruncateUtf8(request_id, 64), "\" was already used ",
+              created ? absl::StrCat("by study ", created->row.id) : "by a call in progress",
+              " with a different spec_yaml; use a new request_id for a new study")));
+    }
+    if (created) {
+      spdlog::info("study {} \"{}\": CreateStudy retried (request_id {}); answered with it",
+                   created->row.id, created->row.name, TruncateUtf8(request_id, 64));
+      response->set_study_id(created->row.id);
+      FillStudy(*created, response->mutable_study());
+      return replies.Add(std::move(done), absl::OkStatus());
+    }
+    if (pending != creating_.end()) {
+      pending->second.retries.emplace_back(response, std::move(done));
+      return;
+    }
   }
-  ServeWaiters();
+  if (static_cast<int64_t>(studies_.size()) + creating_count_ >= options_.max_studies) {
+    return replies.Add(std::move(done), absl::ResourceExhaustedError(absl::StrCat(
+                                            "this server already holds ", studies_.size(),
+                                            " studies (the limit)")));
+  }
+  // The study is in memory only once its row committed (FinishCreateStudy): a refused call
+  // leaves nothing, and its row is not stored later either (kDrop).
+  auto study = std::make_shared<StudyEntry>();
+  study->row.id = next_study_id_++;
+  study->row.name = spec->name;
+  study->row.spec_yaml = request.spec_yaml();
+  study->row.request_id = request_id;
+  study->state = v1::STUDY_RUNNING;
+  study->row.created_at = Now();
+  study->spec = std::move(*spec);
+  study->policy = std::move(*policy);
+  if (!request_id.empty()) creating_[request_id].spec_yaml = request.spec_yaml();
+  ++creating_count_;
+  Ops ops{StudyRowOf(*study)};
+  Commit(
+      std::move(ops),
+      [this, study, response, done = std::move(done)](const absl::Status& status) mutable {
+        FinishCreateStudy(std::move(study), response, std::move(done), status);
+      },
+      storage::GroupCommitter::OnFailure::kDrop);
+}
+
+void Scheduler::FinishCreateStudy(std::shared_ptr<StudyEntry> study,
+                                  v1::CreateStudyResponse* response, Done done,
+                                  const absl::Status& status) {
+  std::vector<std::pair<v1::CreateStudyResponse*, Done>> answers;
+  answers.emplace_back(response, std::move(done));
+  {
+    absl::MutexLock lock(&mu_);
+    --creating_count_;
+    const std::string request_id = study->row.request_id;
+    if (auto it = creating_.find(request_id); !request_id.empty() && it != creating_.end()) {
+      for (auto& retry : it->second.retries) answers.push_back(std::move(retry));
+      creating_.erase(it);
+    }
+    const int64_t id = study->row.id;
+    if (status.ok()) {
+      StudyEntry& entry = studies_[id];
+      entry = std::move(*study);
+      if (!request_id.empty()) study_by_request_[request_id] = id;
+      spdlog::info("study {} \"{}\": created ({}, {} trials planned)", id, entry.row.name,
+                   search::AlgorithmName(entry.spec.algorithm), entry.policy->PlannedTrials());
+      for (auto& [out, unused] : answers) {
+        out->set_study_id(id);
+        FillStudy(entry, out->mutable_study());
+      }
+    } else {
+      spdlog::warn("study {} \"{}\": not created, its row did not commit: {}", id,
+                   study->row.name, status.ToString());
+    }
+  }
+  for (auto& [unused, answer] : answers) answer(status);
+  if (status.ok()) ServeWaiters();
 }
 
 absl::Status Scheduler::GetStudy(int64_t study_id, v1::Study* out) {

@@ -211,8 +211,16 @@ class Scheduler {
   absl::StatusOr<std::string> NewToken() const;
   StudyEntry* FindStudy(int64_t study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues ops for the db (in the order of the calls: hence under mu_); done runs once they
-  // are durable, on the committer's thread.
-  void Commit(Ops ops, Done done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // are durable, on the committer's thread. on_failure: see GroupCommitter; kDrop where the
+  // change is applied in memory only from done, once it committed.
+  void Commit(Ops ops, Done done,
+              storage::GroupCommitter::OnFailure on_failure =
+                  storage::GroupCommitter::OnFailure::kRetry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // CreateStudy's commit ended: the study is in memory from now on when it committed, and
+  // every call waiting on it (the first and its retries with the same request_id) is answered.
+  // On the committer's thread.
+  void FinishCreateStudy(std::shared_ptr<StudyEntry> study, v1::CreateStudyResponse* response,
+                         Done done, const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
 
   // ---- Trial state (scheduler_trials.cc)
   void SetState(StudyEntry& study, int64_t number, search::TrialState state);
@@ -269,6 +277,12 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillStudy(const StudyEntry& study, v1::Study* out) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The Done for a lease's commit (AcquireTrial's answer): when the commit fails, the lease in
+  // *response is withdrawn first (WithdrawLease), so the refused call leases nothing.
+  Done WithdrawOnFailure(v1::AcquireTrialResponse* response, Done done);
+  // Undoes a lease whose commit failed: the trial (or ensemble job) is PENDING again at its
+  // previous attempt, for the next worker. Nothing happens when the lease is no longer current.
+  void WithdrawLease(const v1::Lease& lease) ABSL_LOCKS_EXCLUDED(mu_);
   void FillAshaBrackets(const StudyEntry& study, v1::Study* out) const;
 
   // Constant after construction.
@@ -298,3 +312,13 @@ class Scheduler {
 }  // namespace tuner::server
 
 #endif  // TUNER_TUNER_SERVER_SCHEDULER_H_
+  // CreateStudy's request_id -> the study it created (loaded from the db at start-up).
+  std::map<std::string, int64_t> study_by_request_ ABSL_GUARDED_BY(mu_);
+  // CreateStudy calls whose commit is on its way: by request_id, the spec and the retries that
+  // wait for it (answered with the first call). creating_count_ also counts those without one.
+  struct PendingCreate {
+    std::string spec_yaml;
+    std::vector<std::pair<v1::CreateStudyResponse*, Done>> retries;
+  };
+  std::map<std::string, PendingCreate> creating_ ABSL_GUARDED_BY(mu_);
+  int64_t creating_count_ ABSL_GUARDED_BY(mu_) = 0;

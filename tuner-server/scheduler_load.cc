@@ -82,6 +82,7 @@ absl::Status Scheduler::Load(const storage::Snapshot& snapshot,
     }
     study.spec = std::move(*spec);
     study.policy = std::move(*policy);
+    if (!row.request_id.empty()) study_by_request_[row.request_id] = row.id;
     next_study_id_ = std::max(next_study_id_, row.id + 1);
   }
   for (const storage::TrialRow& row : snapshot.trials) {

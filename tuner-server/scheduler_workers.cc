@@ -146,7 +146,7 @@ void Scheduler::AcquireTrial(const v1::AcquireTrialRequest& request,
   worker->second.last_seen_at = Now();
   Ops ops;
   if (!shut_down_ && TryLease(request.worker_id(), request.accepts_ensembles(), response, ops)) {
-    Commit(std::move(ops), std::move(done));
+    Commit(std::move(ops), WithdrawOnFailure(response, std::move(done)));
     return;
   }
   if (!ops.empty()) Commit(std::move(ops), nullptr);
@@ -215,6 +215,50 @@ void Scheduler::ReturnLease(const v1::Lease& lease, Done done) {
   ServeWaiters();
 }
 
+Scheduler::Done Scheduler::WithdrawOnFailure(v1::AcquireTrialResponse* response, Done done) {
+  return [this, response, done = std::move(done)](const absl::Status& status) {
+    // The lease's row is kept and re-applied when the db frees (other writes of the batch,
+    // such as the policy's new trials, stay in memory); WithdrawLease's row lands after it.
+    if (!status.ok() && response->has_trial()) {
+      const v1::Lease lease = response->lease();
+      response->Clear();
+      WithdrawLease(lease);
+    }
+    if (done) done(status);
+  };
+}
+
+void Scheduler::WithdrawLease(const v1::Lease& lease) {
+  {
+    absl::MutexLock lock(&mu_);
+    Ops ops;
+    if (lease.ensemble_id() != 0) {
+      EnsembleEntry* ensemble;
+      if (!FindEnsembleLease(lease, &ensemble).ok()) return;
+      ensemble->state = v1::ENSEMBLE_PENDING;
+      leases_.Withdraw(EnsembleKey(ensemble->row.id));
+      ops.push_back(EnsembleRowOf(*ensemble));
+      spdlog::warn("study {} ensemble {}: lease (attempt {}) withdrawn, its commit failed; "
+                   "pending again",
+                   ensemble->row.study_id, ensemble->row.id, lease.attempt());
+    } else {
+      StudyEntry* study;
+      int64_t number;
+      if (!FindLease(lease, &study, &number, /*allow_stopped=*/false).ok()) return;
+      TrialExtra& extra = study->extra[number];
+      leases_.Withdraw(TrialKey(extra.id));
+      if (leases_.Get(TrialKey(extra.id)).attempt == 0) extra.started_at = 0;
+      SetState(*study, number, TrialState::kPending);
+      Touch(*study, number, ops);
+      spdlog::warn("study {} trial {}: lease to worker {} (attempt {}) withdrawn, its commit "
+                   "failed; pending again",
+                   study->row.id, extra.id, lease.worker_id(), lease.attempt());
+    }
+    Commit(std::move(ops), nullptr);
+  }
+  ServeWaiters();
+}
+
 void Scheduler::ServeWaiters() {
   absl::MutexLock lock(&mu_);
   while (!waiters_.empty()) {
@@ -224,7 +268,7 @@ void Scheduler::ServeWaiters() {
       if (!ops.empty()) Commit(std::move(ops), nullptr);
       return;
     }
-    Commit(std::move(ops), std::move(waiter.done));
+    Commit(std::move(ops), WithdrawOnFailure(waiter.response, std::move(waiter.done)));
     waiters_.pop_front();
   }
 }
