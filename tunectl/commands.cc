@@ -10,6 +10,8 @@
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "common/atomic_file.h"
@@ -21,6 +23,26 @@
 
 namespace tuner::tunectl {
 namespace {
+
+// start-study's CreateStudy request_id: 128 random bits as 32 hex digits, new for each run.
+std::string NewRequestId() {
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    char part[9];
+    std::snprintf(part, sizeof(part), "%08x", static_cast<unsigned>(random()));
+    id += part;
+  }
+  return id;
+}
+
+// CreateStudy answers that leave its outcome open or say "try again": the call is sent again,
+// with the same request_id, so the server creates the study at most once.
+constexpr int kCreateStudyAttempts = 3;
+bool RetryCreateStudy(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
 
 // The whole file; the error names the file and says why it could not be read.
 absl::StatusOr<std::string> ReadSpecFile(const std::string& path) {
@@ -247,9 +269,15 @@ int Commands::StartStudy(const std::string& spec_path, bool json) {
   if (!spec.ok()) return Fail(std::string(spec.status().message()));
   v1::CreateStudyRequest request;
   request.set_spec_yaml(std::move(*spec));
-  auto context = NewContext(true);
+  request.set_request_id(NewRequestId());
   v1::CreateStudyResponse response;
-  const grpc::Status status = stub_.CreateStudy(context.get(), request, &response);
+  grpc::Status status;
+  for (int attempt = 1;; ++attempt) {
+    auto context = NewContext(true);
+    status = stub_.CreateStudy(context.get(), request, &response);
+    if (!RetryCreateStudy(status) || attempt == kCreateStudyAttempts) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+  }
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
     // The server's message names the field path and what is allowed: keep it verbatim.
     return Fail(spec_path + ": " + status.error_message());

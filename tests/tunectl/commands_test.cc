@@ -64,6 +64,30 @@ TEST_F(TunectlTest, StartStudyPrintsTheIdAloneAndAHumanLineOnStderr) {
   EXPECT_EQ(server_.service().last_spec(), "name: new-study\nalgorithm: {kind: random}\n");
 }
 
+// Issue 13 row 5: start-study sends a fresh request_id and retries UNAVAILABLE with the same
+// one, so the server creates the study once however many tries it took.
+TEST_F(TunectlTest, StartStudyRetriesWithOneRequestIdAndEachRunHasItsOwn) {
+  const std::string spec = WriteTemp("good.yaml", "name: new-study\n");
+  server_.service().FailCreates(2);
+  const Result r = Run({"start-study", spec});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out, "5\n");
+  std::vector<std::string> ids = server_.service().create_request_ids();
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(ids[0].size(), 32u);
+  EXPECT_EQ(ids[1], ids[0]);
+  EXPECT_EQ(ids[2], ids[0]);
+  ASSERT_EQ(Run({"start-study", spec}).code, kExitOk);
+  ids = server_.service().create_request_ids();
+  ASSERT_EQ(ids.size(), 4u);
+  EXPECT_NE(ids[3], ids[0]);
+  // Three UNAVAILABLE answers: it gives up with the usual message.
+  server_.service().FailCreates(3);
+  const Result failed = Run({"start-study", spec});
+  EXPECT_EQ(failed.code, kExitError);
+  EXPECT_EQ(server_.service().create_request_ids().size(), 7u);
+}
+
 TEST_F(TunectlTest, StartStudyJsonPrintsTheStudy) {
   const std::string spec = WriteTemp("good.yaml", "name: new-study\n");
   const Result r = Run({"start-study", spec, "--json"});

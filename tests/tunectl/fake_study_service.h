@@ -97,11 +97,27 @@ class FakeStudyService final : public v1::StudyService::Service {
     return last_metadata_;
   }
 
+  // The next n CreateStudy calls answer UNAVAILABLE, as a server whose commit failed would.
+  void FailCreates(int n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failing_creates_ = n;
+  }
+  // The request_id of every CreateStudy call so far, in order.
+  std::vector<std::string> create_request_ids() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return create_request_ids_;
+  }
+
   grpc::Status CreateStudy(grpc::ServerContext* context, const v1::CreateStudyRequest* request,
                            v1::CreateStudyResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
     Record(context);
     last_spec_ = request->spec_yaml();
+    create_request_ids_.push_back(request->request_id());
+    if (failing_creates_ > 0) {
+      --failing_creates_;
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "db: database is locked");
+    }
     if (request->spec_yaml().find(kBadSpecMarker) != std::string::npos) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, kBadSpecMessage);
     }
@@ -388,6 +404,8 @@ class FakeStudyService final : public v1::StudyService::Service {
   std::vector<v1::StudyEvent> watch_events_;             // guarded by mu_
   std::vector<v1::TrialState> last_state_filter_;        // guarded by mu_
   std::string last_spec_;                                // guarded by mu_
+  std::vector<std::string> create_request_ids_;          // guarded by mu_
+  int failing_creates_ = 0;                              // guarded by mu_
   v1::EnqueueTrialRequest last_enqueue_;                 // guarded by mu_
   std::map<std::string, std::string> last_metadata_;     // guarded by mu_
   std::vector<v1::Ensemble> ensembles_;                  // guarded by mu_
