@@ -122,6 +122,7 @@ enum StatementIndex {
   kPutWorker,
   kPutCheckpoint,
   kPutEnsemble,
+  kDeleteCheckpoint,
   kSelectStudies,
   kSelectTrials,
   kSelectWorkers,
@@ -298,8 +299,8 @@ absl::Status Database::Write(const WriteOp& op) {
     BindText(stmt, 4, study->state);
     sqlite3_bind_double(stmt, 5, study->created_at);
     sqlite3_bind_double(stmt, 6, study->finished_at);
-  } else if (const auto* trial = std::get_if<TrialRow>(&op)) {
     BindText(stmt, 7, study->request_id);
+  } else if (const auto* trial = std::get_if<TrialRow>(&op)) {
     what = "write trial";
     stmt = Prepared(kPutTrial,
                     "INSERT OR REPLACE INTO trials (id, study_id, number, params_json, state, "
@@ -397,6 +398,11 @@ absl::Status Database::Write(const WriteOp& op) {
     sqlite3_bind_double(stmt, 13, ensemble->created_at);
     sqlite3_bind_double(stmt, 14, ensemble->finished_at);
     BindText(stmt, 15, ensemble->lease_token);
+  } else if (const auto* deletion = std::get_if<CheckpointDeletion>(&op)) {
+    what = "delete checkpoint";
+    stmt = Prepared(kDeleteCheckpoint, "DELETE FROM checkpoints WHERE id = ?1");
+    if (!stmt) return Error(what);
+    BindText(stmt, 1, deletion->id);
   }
   if (!StepDone(stmt)) return Error(what);
   return absl::OkStatus();
@@ -418,13 +424,13 @@ absl::StatusOr<Snapshot> Database::LoadSnapshot() {
     row.state = Text(stmt, 3);
     row.created_at = sqlite3_column_double(stmt, 4);
     row.finished_at = sqlite3_column_double(stmt, 5);
+    row.request_id = Text(stmt, 6);
     snapshot.studies.push_back(std::move(row));
   }
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) return Error("read studies");
 
   stmt = Prepared(kSelectTrials,
-    row.request_id = Text(stmt, 6);
                   "SELECT id, study_id, number, params_json, state, value, metrics_json, "
                   "bracket, rung, budget_epochs, epochs_done, attempt, retries, worker_id, "
                   "lease_deadline, checkpoint_id, fail_reason, created_at, started_at, "

@@ -75,6 +75,12 @@ struct CheckpointRow {
   double created_at = 0;
 };
 
+// Removes a checkpoint's row (garbage collection, per-trial limit). Its file is removed after
+// this commits: a crash in between leaves a file no row names, collected at start-up.
+struct CheckpointDeletion {
+  std::string id;
+};
+
 // A top-k ensemble of a study's trials, evaluated on the test set by a worker.
 struct EnsembleRow {
   int64_t id = 0;
@@ -97,7 +103,8 @@ struct EnsembleRow {
 // One write. Rows are written whole (insert or replace by primary key): the caller owns the
 // truth in memory and the db mirrors it, which keeps every write idempotent.
 using WriteOp =
-    std::variant<StudyRow, TrialRow, IntermediateRow, WorkerRow, CheckpointRow, EnsembleRow>;
+    std::variant<StudyRow, TrialRow, IntermediateRow, WorkerRow, CheckpointRow, EnsembleRow,
+                 CheckpointDeletion>;
 
 // Everything a restarting server needs to rebuild its state.
 struct Snapshot {

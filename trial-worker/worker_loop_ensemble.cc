@@ -46,7 +46,7 @@ void WorkerLoop::RunEnsemble(const v1::EnsembleJob& job, const std::atomic<bool>
                                        "-trial-", member.trial_id(), ".ckpt");
       paths.push_back(m.checkpoint_path);
       absl::Status s =
-          rpc_->Download(worker_id_, member.checkpoint_id(), m.checkpoint_path, timeout);
+          rpc_->Download(lease, member.checkpoint_id(), m.checkpoint_path, timeout);
       if (!s.ok()) {
         return absl::Status(s.code(), absl::StrCat("downloading checkpoint ",
                                                    member.checkpoint_id(), " of trial ",

@@ -85,7 +85,7 @@ void WorkerLoop::RunTrial(const v1::AcquireTrialResponse& trial,
       resume_path = file_prefix + "-resume.ckpt";
       const double timeout = std::max(60.0, options_.rpc_timeout_seconds);
       absl::Status s = with_retries("DownloadCheckpoint", [&] {
-        return rpc_->Download(worker_id_, trial.resume_checkpoint_id(), resume_path, timeout);
+        return rpc_->Download(lease, trial.resume_checkpoint_id(), resume_path, timeout);
       });
       if (!s.ok()) {
         return absl::Status(s.code(), absl::StrCat("downloading checkpoint ",

@@ -135,13 +135,14 @@ grpc::Status WorkerRpc::Call(const std::string& log_tag, const char* method,
   }
 }
 
-absl::Status WorkerRpc::Download(int64_t worker_id, const std::string& checkpoint_id,
+absl::Status WorkerRpc::Download(const v1::Lease& lease, const std::string& checkpoint_id,
                                  const std::string& path, double timeout_seconds) const {
   grpc::ClientContext context;
   Prepare(context, timeout_seconds);
   v1::DownloadCheckpointRequest request;
-  request.set_worker_id(worker_id);
+  request.set_worker_id(lease.worker_id());
   request.set_checkpoint_id(checkpoint_id);
+  *request.mutable_lease() = lease;
   std::unique_ptr<grpc::ClientReader<v1::CheckpointChunk>> reader =
       stub_->DownloadCheckpoint(&context, request);
   // Written through a temp file: path holds a whole, verified checkpoint or nothing new.
@@ -190,8 +191,10 @@ absl::Status WorkerRpc::Download(int64_t worker_id, const std::string& checkpoin
 absl::StatusOr<std::string> WorkerRpc::Upload(const v1::Lease& lease, int epoch,
                                               const std::string& path,
                                               double timeout_seconds) const {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return absl::InternalError(absl::StrCat("cannot read checkpoint ", path));
+  const auto file_size = static_cast<int64_t>(in.tellg());
+  in.seekg(0);
   grpc::ClientContext context;
   Prepare(context, timeout_seconds);
   v1::UploadCheckpointResponse response;
@@ -207,6 +210,7 @@ absl::StatusOr<std::string> WorkerRpc::Upload(const v1::Lease& lease, int epoch,
     if (first) {
       *chunk.mutable_lease() = lease;
       chunk.set_epoch(epoch);
+      chunk.set_size_bytes(file_size);  // the server discards an upload that ends short of it
       first = false;
     }
     chunk.set_data(buffer.data(), got);

@@ -76,10 +76,12 @@ class WorkerRpc {
 
   // Streams a checkpoint into path; DATA_LOSS when its size or sha256 differs from what the
   // server announced in the first chunk.
-  absl::Status Download(int64_t worker_id, const std::string& checkpoint_id,
+  // The lease (the trial's, or the ensemble job's) is what lets the server hand it out.
+  absl::Status Download(const v1::Lease& lease, const std::string& checkpoint_id,
                         const std::string& path, double timeout_seconds) const;
 
-  // Streams path in 1 MiB chunks (the first carries the lease and epoch); the checkpoint id.
+  // Streams path in 1 MiB chunks (the first carries the lease, epoch and the file's size); the
+  // checkpoint id.
   absl::StatusOr<std::string> Upload(const v1::Lease& lease, int epoch, const std::string& path,
                                      double timeout_seconds) const;
 

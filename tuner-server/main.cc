@@ -55,6 +55,22 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-dir", options.checkpoint_dir,
                  "where checkpoint files are kept (default: <db>.checkpoints)")
       ->envname("TUNER_CHECKPOINT_DIR");
+  app.add_option("--max-checkpoint-bytes", options.max_checkpoint_bytes,
+                 "largest checkpoint one upload may store (larger: RESOURCE_EXHAUSTED)")
+      ->envname("TUNER_MAX_CHECKPOINT_BYTES")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--checkpoint-disk-budget", options.checkpoint_disk_budget,
+                 "bytes all stored checkpoints (and uploads in flight) may take together; an "
+                 "upload past it is refused with RESOURCE_EXHAUSTED")
+      ->envname("TUNER_CHECKPOINT_DISK_BUDGET")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--checkpoints-per-trial", options.checkpoints_per_trial,
+                 "uploads a trial keeps, the newest (besides the one it recorded last); older "
+                 "ones are deleted")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--lease-seconds", options.lease_seconds,
                  "a trial goes back to the queue when its worker is silent this long")
       ->envname("TUNER_LEASE_SECONDS")

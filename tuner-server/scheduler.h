@@ -9,7 +9,9 @@
 //   scheduler_workers.cc     RegisterWorker, AcquireTrial (TryLease, parked long-polls), the
 //                            lease timers (Tick) and Shutdown
 //   scheduler_trial_calls.cc the calls on a held trial lease: Heartbeat, ReportIntermediate,
-//                            CompleteTrial, FailTrial, checkpoints
+//                            CompleteTrial, FailTrial
+//   scheduler_checkpoints.cc checkpoint metadata: record, find for a lease, per-trial limit,
+//                            garbage collection
 //   scheduler_trials.cc      every trial state change (SetState, Retry, Advance: the policy's
 //                            plan) and the row each change writes
 //   scheduler_ensembles.cc   top-k ensemble jobs, leased like trials
@@ -63,6 +65,11 @@ struct SchedulerOptions {
   std::function<double()> clock;    // unix seconds; the system clock when empty
   // A new lease's token; NewLeaseToken() (128 bits from the CSPRNG) when empty. For fuzzing.
   std::function<std::string()> lease_token;
+  // A trial keeps its newest checkpoints_per_trial uploads (and the one it recorded last).
+  int checkpoints_per_trial = 2;
+  // Removes a checkpoint's file once the deletion of its row committed (committer's thread,
+  // not under mu_). May be empty (no files, as in the fuzz target).
+  std::function<void(const storage::CheckpointRow&)> remove_checkpoint;
 };
 
 // Point-in-time counts for the metrics endpoint.
@@ -133,8 +140,21 @@ class Scheduler {
   // ---- Checkpoints (files are handled by CheckpointStore; the scheduler keeps the metadata)
   // OK when lease is the current lease of a RUNNING trial; *trial_id is set.
   absl::Status CheckLease(const v1::Lease& lease);
-  void AddCheckpoint(const storage::CheckpointRow& row, Done done);
-  absl::StatusOr<storage::CheckpointRow> FindCheckpoint(const std::string& id, int64_t worker_id);
+  // Records an uploaded checkpoint (its file is durable) once lease, the upload's, still holds;
+  // the row is in memory only after its commit. Then the trial's uploads beyond the newest
+  // options_.checkpoints_per_trial are deleted (never the one the trial recorded).
+  void AddCheckpoint(const v1::Lease& lease, const storage::CheckpointRow& row, Done done);
+  // The checkpoint a download asks for, when the request's lease holds and covers it: its
+  // trial's own, or a member's of its ensemble job. PERMISSION_DENIED for another's.
+  absl::StatusOr<storage::CheckpointRow> FindCheckpoint(
+      const v1::DownloadCheckpointRequest& request);
+  // Deletes the checkpoints nothing needs any more: of trials that are gone, or finished
+  // (COMPLETED, PRUNED, FAILED) unless their study keeps checkpoints (the one each recorded)
+  // or an unfinished ensemble job evaluates them. Run by Tick (after the commits that finished
+  // those trials were queued) and at start-up.
+  void CollectCheckpoints();
+  // Every recorded checkpoint (start-up, tests).
+  std::vector<storage::CheckpointRow> Checkpoints();
 
   // ---- Ensembles (scheduler_ensembles.cc): a top-k ensemble is a unit of work leased to a
   // worker like a trial (AcquireTrial, Heartbeat, lease expiry, retries up to max_attempts).
@@ -238,6 +258,11 @@ class Scheduler {
   // Applies the policy's plan (promotions, prunes, up to max_new new trials) and completes the
   // study when nothing is left.
   void Advance(StudyEntry& study, int max_new, Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ---- Checkpoints (scheduler_checkpoints.cc)
+  // Drops the rows from memory and queues their deletion; their files go once it committed.
+  void DeleteCheckpoints(std::vector<storage::CheckpointRow> rows)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Re-queues or fails a trial whose lease ended badly.
   void Retry(StudyEntry& study, int64_t number, const std::string& reason, bool retryable,
              Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -252,6 +277,12 @@ class Scheduler {
                          bool allow_stopped) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands trials to parked long-polls while there are some.
   void ServeWaiters() ABSL_LOCKS_EXCLUDED(mu_);
+  // The Done for a lease's commit (AcquireTrial's answer): when the commit fails, the lease in
+  // *response is withdrawn first (WithdrawLease), so the refused call leases nothing.
+  Done WithdrawOnFailure(v1::AcquireTrialResponse* response, Done done);
+  // Undoes a lease whose commit failed: the trial (or ensemble job) is PENDING again at its
+  // previous attempt, for the next worker. Nothing happens when the lease is no longer current.
+  void WithdrawLease(const v1::Lease& lease) ABSL_LOCKS_EXCLUDED(mu_);
   // Re-queues or fails the trials and ensemble jobs whose lease ran out.
   void ExpireLeases(double now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -277,12 +308,6 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillStudy(const StudyEntry& study, v1::Study* out) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The Done for a lease's commit (AcquireTrial's answer): when the commit fails, the lease in
-  // *response is withdrawn first (WithdrawLease), so the refused call leases nothing.
-  Done WithdrawOnFailure(v1::AcquireTrialResponse* response, Done done);
-  // Undoes a lease whose commit failed: the trial (or ensemble job) is PENDING again at its
-  // previous attempt, for the next worker. Nothing happens when the lease is no longer current.
-  void WithdrawLease(const v1::Lease& lease) ABSL_LOCKS_EXCLUDED(mu_);
   void FillAshaBrackets(const StudyEntry& study, v1::Study* out) const;
 
   // Constant after construction.
@@ -300,6 +325,16 @@ class Scheduler {
   std::map<int64_t, EnsembleEntry> ensembles_ ABSL_GUARDED_BY(mu_);
   int64_t next_ensemble_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t next_study_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // CreateStudy's request_id -> the study it created (loaded from the db at start-up).
+  std::map<std::string, int64_t> study_by_request_ ABSL_GUARDED_BY(mu_);
+  // CreateStudy calls whose commit is on its way: by request_id, the spec and the retries that
+  // wait for it (answered with the first call). creating_count_ also counts those without one.
+  struct PendingCreate {
+    std::string spec_yaml;
+    std::vector<std::pair<v1::CreateStudyResponse*, Done>> retries;
+  };
+  std::map<std::string, PendingCreate> creating_ ABSL_GUARDED_BY(mu_);
+  int64_t creating_count_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t next_trial_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t round_robin_ ABSL_GUARDED_BY(mu_) = 0;  // last study that got a lease
@@ -312,13 +347,3 @@ class Scheduler {
 }  // namespace tuner::server
 
 #endif  // TUNER_TUNER_SERVER_SCHEDULER_H_
-  // CreateStudy's request_id -> the study it created (loaded from the db at start-up).
-  std::map<std::string, int64_t> study_by_request_ ABSL_GUARDED_BY(mu_);
-  // CreateStudy calls whose commit is on its way: by request_id, the spec and the retries that
-  // wait for it (answered with the first call). creating_count_ also counts those without one.
-  struct PendingCreate {
-    std::string spec_yaml;
-    std::vector<std::pair<v1::CreateStudyResponse*, Done>> retries;
-  };
-  std::map<std::string, PendingCreate> creating_ ABSL_GUARDED_BY(mu_);
-  int64_t creating_count_ ABSL_GUARDED_BY(mu_) = 0;

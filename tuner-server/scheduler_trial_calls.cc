@@ -3,7 +3,7 @@
 // whether the lease still holds. Heartbeat and ReportIntermediate renew it (and say stop when
 // the study was stopped or the pruner decided so); CompleteTrial ends it well (the trial is
 // COMPLETED, PAUSED at its rung for a promotion, or PRUNED); FailTrial ends it badly (Retry,
-// scheduler_trials.cc). Checkpoint metadata is kept here too (the files: CheckpointStore).
+// scheduler_trials.cc). Checkpoint metadata: scheduler_checkpoints.cc.
 //
 // Thread-safety: public methods take mu_; answers decided under it go out after it is
 // released (Replies); answers that wait for the commit go out from its callback.
@@ -175,10 +175,21 @@ void Scheduler::CompleteTrial(const v1::CompleteTrialRequest& request,
                          absl::InvalidArgumentError(absl::StrCat(
                              "epochs_done: must be in [0, ", record.budget_epochs, "]")));
     }
-    if (!request.checkpoint_id().empty() && !checkpoints_.count(request.checkpoint_id())) {
-      return replies.Add(std::move(done),
-                         absl::NotFoundError(absl::StrCat(
-                             "checkpoint_id: checkpoint ", request.checkpoint_id(), " not found")));
+    if (!request.checkpoint_id().empty()) {
+      auto checkpoint = checkpoints_.find(request.checkpoint_id());
+      if (checkpoint == checkpoints_.end()) {
+        return replies.Add(std::move(done), absl::NotFoundError(absl::StrCat(
+                                                "checkpoint_id: checkpoint ",
+                                                request.checkpoint_id(), " not found")));
+      }
+      // A checkpoint is bound to the trial it was uploaded for.
+      if (checkpoint->second.trial_id != extra.id) {
+        return replies.Add(std::move(done),
+                           absl::PermissionDeniedError(absl::StrCat(
+                               "checkpoint_id: checkpoint ", request.checkpoint_id(),
+                               " belongs to trial ", checkpoint->second.trial_id, ", not to trial ",
+                               extra.id)));
+      }
     }
     record.value = request.value();
     extra.metrics = {request.metrics().begin(), request.metrics().end()};
@@ -225,25 +236,6 @@ void Scheduler::FailTrial(const v1::FailTrialRequest& request, v1::FailTrialResp
     Commit(std::move(ops), std::move(done));
   }
   ServeWaiters();
-}
-
-void Scheduler::AddCheckpoint(const storage::CheckpointRow& row, Done done) {
-  absl::MutexLock lock(&mu_);
-  checkpoints_[row.id] = row;
-  Commit({row}, std::move(done));
-}
-
-absl::StatusOr<storage::CheckpointRow> Scheduler::FindCheckpoint(const std::string& id,
-                                                                 int64_t worker_id) {
-  absl::MutexLock lock(&mu_);
-  if (!workers_.count(worker_id)) {
-    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " is not registered"));
-  }
-  auto it = checkpoints_.find(id);
-  if (it == checkpoints_.end()) {
-    return absl::NotFoundError(absl::StrCat("checkpoint ", id, " not found"));
-  }
-  return it->second;
 }
 
 }  // namespace tuner::server

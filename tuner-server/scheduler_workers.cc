@@ -335,6 +335,8 @@ void Scheduler::Tick() {
     }
   }
   ServeWaiters();
+  // After the commits that finished trials were queued: their deletions land after them.
+  CollectCheckpoints();
 }
 
 void Scheduler::Shutdown() {

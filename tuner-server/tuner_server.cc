@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <limits>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -87,16 +88,43 @@ absl::StatusOr<std::unique_ptr<TunerServer>> TunerServer::Start(const ServerOpti
 
   const std::string checkpoint_dir =
       options.checkpoint_dir.empty() ? options.db_path + ".checkpoints" : options.checkpoint_dir;
-  auto store = CheckpointStore::Open(checkpoint_dir, options.max_checkpoint_bytes);
+  if (options.max_checkpoint_bytes < 1 || options.checkpoint_disk_budget < 1) {
+    return absl::InvalidArgumentError(
+        "--max-checkpoint-bytes and --checkpoint-disk-budget: must be >= 1");
+  }
+  if (options.checkpoints_per_trial < 1) {
+    return absl::InvalidArgumentError("--checkpoints-per-trial: must be >= 1");
+  }
+  auto store = CheckpointStore::Open(checkpoint_dir, options.max_checkpoint_bytes,
+                                     options.checkpoint_disk_budget);
   if (!store.ok()) return store.status();
   server->checkpoints_ = std::move(*store);
 
   SchedulerOptions scheduler_options;
   scheduler_options.lease_seconds = options.lease_seconds;
   scheduler_options.max_wait_seconds = options.max_wait_seconds;
+  scheduler_options.checkpoints_per_trial = options.checkpoints_per_trial;
+  scheduler_options.remove_checkpoint = [store = server->checkpoints_.get()](
+                                            const storage::CheckpointRow& row) {
+    store->Remove(row.id, row.size_bytes);
+  };
   server->scheduler_ = std::make_unique<Scheduler>(scheduler_options, server->committer_.get(),
                                                    server->reader_.get());
   if (auto s = server->scheduler_->Load(*snapshot, *checkpoints); !s.ok()) return s;
+  {
+    // Files no row names (a crash between a row's deletion and its file's, an upload's temp
+    // file) go now; then what no trial needs any more (those files go once that commits).
+    std::set<std::string> ids;
+    int64_t bytes = 0;
+    for (const storage::CheckpointRow& row : server->scheduler_->Checkpoints()) {
+      ids.insert(row.id);
+      bytes += row.size_bytes;
+    }
+    if (int removed = server->checkpoints_->RemoveUnrecorded(ids, bytes); removed > 0) {
+      spdlog::info("removed {} file(s) no checkpoint row names from {}", removed, checkpoint_dir);
+    }
+    server->scheduler_->CollectCheckpoints();
+  }
 
   auto credentials = MakeServerCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();

@@ -37,7 +37,11 @@ struct ServerOptions {
   double max_wait_seconds = 20;
   double tick_seconds = 0.2;           // lease and long-poll sweep
   double watch_interval_seconds = 0.5;
-  int64_t max_checkpoint_bytes = int64_t{8} << 30;
+  // Checkpoints (issue 13 row 8): one upload's limit, all checkpoints' limit, and how many of
+  // its uploads a trial keeps (the newest; the one it recorded is kept besides).
+  int64_t max_checkpoint_bytes = kDefaultMaxCheckpointBytes;
+  int64_t checkpoint_disk_budget = kDefaultCheckpointDiskBudget;
+  int checkpoints_per_trial = kDefaultCheckpointsPerTrial;
   int max_message_bytes = 16 << 20;
   std::string auth_token;              // empty: no token required
   TlsFiles tls;                        // empty: plaintext
@@ -66,6 +70,7 @@ class TunerServer {
   void Wait();
   boost::asio::io_context& io() { return io_; }
   Scheduler& scheduler() { return *scheduler_; }
+  CheckpointStore& checkpoint_store() { return *checkpoints_; }
 
  private:
   explicit TunerServer(const ServerOptions& options);

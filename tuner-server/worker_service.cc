@@ -1,5 +1,6 @@
 #include "tuner-server/worker_service.h"
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -17,16 +18,22 @@ namespace {
 constexpr size_t kChunkBytes = 1 << 20;
 
 // Receives a checkpoint: the first chunk names the lease (only a worker holding the trial's
-// lease may upload for it); data goes to a temp file (common/atomic_file) that is fsynced,
-// renamed into place and its directory fsynced, then recorded in SQLite (size + sha256) before
-// the upload is acknowledged. An upload that fails or ends early leaves no file behind.
+// lease may upload for it) and declares the size, which must fit --max-checkpoint-bytes and
+// the disk budget (reserved in the CheckpointStore until the checkpoint is deleted). Data goes
+// to a temp file (common/atomic_file) that is fsynced, renamed into place and its directory
+// fsynced, then recorded in SQLite (size + sha256) before the upload is acknowledged. An upload
+// that is cancelled, breaks, ends before or after its declared size, or is refused leaves
+// nothing behind: no row, no file, no reservation.
 class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
  public:
-  UploadReactor(Scheduler* scheduler, CheckpointStore* store,
-                v1::UploadCheckpointResponse* response)
-      : scheduler_(scheduler), store_(store), response_(response) {
+  UploadReactor(grpc::CallbackServerContext* context, Scheduler* scheduler,
+                CheckpointStore* store, v1::UploadCheckpointResponse* response)
+      : context_(context), scheduler_(scheduler), store_(store), response_(response) {
     StartRead(&chunk_);
   }
+
+  // May run beside the other reactions: only a flag here.
+  void OnCancel() override { cancelled_ = true; }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -41,10 +48,9 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
       }
     }
     size_ += static_cast<int64_t>(chunk_.data().size());
-    if (size_ > store_->max_bytes()) {
-      Fail(absl::ResourceExhaustedError(
-          absl::StrCat("checkpoint larger than the server's limit of ", store_->max_bytes(),
-                       " bytes")));
+    if (size_ > declared_) {
+      Fail(absl::InvalidArgumentError(absl::StrCat(
+          "upload passed the ", declared_, " bytes its first chunk declared (size_bytes)")));
       return;
     }
     hasher_.Update(chunk_.data().data(), chunk_.data().size());
@@ -55,15 +61,31 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
     StartRead(&chunk_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (reserved_ > 0) store_->Release(reserved_);
+    delete this;
+  }
 
  private:
   absl::Status Begin() {
     started_ = true;
+    trial_id_ = chunk_.lease().trial_id();  // for the log line of a refusal
     if (auto s = scheduler_->CheckLease(chunk_.lease()); !s.ok()) return s;
     if (chunk_.epoch() < 1) return absl::InvalidArgumentError("epoch: must be >= 1");
-    trial_id_ = chunk_.lease().trial_id();
+    if (chunk_.size_bytes() < 1) {
+      return absl::InvalidArgumentError(
+          "size_bytes: the first chunk must declare the checkpoint's size (>= 1 bytes)");
+    }
+    if (chunk_.size_bytes() > store_->max_bytes()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "checkpoint of ", chunk_.size_bytes(), " bytes is larger than the server's limit of ",
+          store_->max_bytes(), " bytes (--max-checkpoint-bytes)"));
+    }
+    lease_ = chunk_.lease();
     epoch_ = chunk_.epoch();
+    declared_ = chunk_.size_bytes();
+    if (auto s = store_->Reserve(declared_); !s.ok()) return s;
+    reserved_ = declared_;
     id_ = store_->NewId();
     absl::StatusOr<std::string> path = store_->PathFor(id_);
     if (!path.ok()) return path.status();
@@ -73,14 +95,28 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
     return absl::OkStatus();
   }
 
+  // The stream ended: a half-close after the whole checkpoint, or a cancel / broken call.
   void Close() {
     if (!started_) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload: no chunk sent"));
       return;
     }
+    if (Cancelled()) {
+      Fail(absl::CancelledError("upload cancelled by the client"));
+      return;
+    }
+    if (size_ != declared_) {
+      Fail(absl::InvalidArgumentError(absl::StrCat("upload ended after ", size_, " of the ",
+                                                   declared_, " bytes it declared")));
+      return;
+    }
     // Data and directory entry are on disk before the db row makes the checkpoint visible.
     if (absl::Status s = file_->Commit(); !s.ok()) {
       Fail(s);
+      return;
+    }
+    if (Cancelled()) {  // while the file was synced
+      RemoveCommitted(absl::CancelledError("upload cancelled by the client"));
       return;
     }
     storage::CheckpointRow row;
@@ -95,24 +131,47 @@ class UploadReactor : public grpc::ServerReadReactor<v1::CheckpointChunk> {
     response_->set_checkpoint_id(row.id);
     response_->set_size_bytes(row.size_bytes);
     response_->set_sha256(row.sha256);
-    spdlog::info("trial {}: checkpoint {} stored ({} bytes, epoch {})", trial_id_, id_, size_,
-                 epoch_);
-    scheduler_->AddCheckpoint(row, [this](const absl::Status& s) { Finish(ToGrpc(s)); });
+    scheduler_->AddCheckpoint(lease_, row, [this](const absl::Status& s) {
+      if (!s.ok()) {
+        RemoveCommitted(s);
+        return;
+      }
+      reserved_ = 0;  // now the stored checkpoint's, released when it is deleted
+      spdlog::info("trial {}: checkpoint {} stored ({} bytes, epoch {})", trial_id_, id_, size_,
+                   epoch_);
+      Finish(grpc::Status::OK);
+    });
   }
+
+  bool Cancelled() const { return cancelled_ || context_->IsCancelled(); }
 
   void Fail(const absl::Status& status) {
     if (file_ != nullptr) file_->Abandon();
-    spdlog::warn("checkpoint upload refused: {}", status.ToString());
+    spdlog::warn("trial {}: checkpoint upload refused: {}", trial_id_, status.ToString());
     Finish(ToGrpc(status));
   }
 
+  // The file was committed but is not recorded: it goes again.
+  void RemoveCommitted(const absl::Status& status) {
+    std::error_code error;
+    std::filesystem::remove(file_->path(), error);
+    response_->Clear();
+    spdlog::warn("trial {}: checkpoint upload refused: {}", trial_id_, status.ToString());
+    Finish(ToGrpc(status));
+  }
+
+  grpc::CallbackServerContext* const context_;
   Scheduler* const scheduler_;
   CheckpointStore* const store_;
   v1::UploadCheckpointResponse* const response_;
+  std::atomic<bool> cancelled_{false};
   v1::CheckpointChunk chunk_;
   bool started_ = false;
+  v1::Lease lease_;
   int64_t trial_id_ = 0;
   int epoch_ = 0;
+  int64_t declared_ = 0;
+  int64_t reserved_ = 0;  // bytes reserved against the disk budget, given back in OnDone
   std::string id_;
   std::unique_ptr<AtomicFile> file_;  // set by Begin
   int64_t size_ = 0;
@@ -159,7 +218,7 @@ class AcquireReactor : public grpc::ServerUnaryReactor {
 };
 
 // Sends a checkpoint file in 1 MiB chunks; the first carries its id, size and sha256 so the
-// worker can verify what it got.
+// worker can verify what it got. Only to a worker whose lease covers it (FindCheckpoint).
 class DownloadReactor : public grpc::ServerWriteReactor<v1::CheckpointChunk> {
  public:
   DownloadReactor(Scheduler* scheduler, CheckpointStore* store,
@@ -169,8 +228,7 @@ class DownloadReactor : public grpc::ServerWriteReactor<v1::CheckpointChunk> {
       Finish(ToGrpc(path.status()));
       return;
     }
-    absl::StatusOr<storage::CheckpointRow> row =
-        scheduler->FindCheckpoint(request.checkpoint_id(), request.worker_id());
+    absl::StatusOr<storage::CheckpointRow> row = scheduler->FindCheckpoint(request);
     if (!row.ok()) {
       Finish(ToGrpc(row.status()));
       return;
@@ -262,7 +320,7 @@ grpc::ServerReadReactor<v1::CheckpointChunk>* WorkerServiceImpl::UploadCheckpoin
   if (absl::Status s = auth_->Check(*context); !s.ok()) {
     return new Refusal<grpc::ServerReadReactor<v1::CheckpointChunk>>(s);
   }
-  return new UploadReactor(scheduler_, store_, response);
+  return new UploadReactor(context, scheduler_, store_, response);
 }
 
 grpc::ServerWriteReactor<v1::CheckpointChunk>* WorkerServiceImpl::DownloadCheckpoint(

@@ -257,7 +257,7 @@ bool RunOne(Fixture& f, int rpc, const uint8_t* data, size_t size) {
       if (!store.ok()) Die("cannot open the checkpoint store");
       absl::StatusOr<std::string> path = (*store)->PathFor(request.checkpoint_id());
       if (path.ok() && path->find("..") != std::string::npos) Die("checkpoint path escapes");
-      (void)s.FindCheckpoint(request.checkpoint_id(), request.worker_id());
+      (void)s.FindCheckpoint(request);
       return true;
     }
     case 15: {

@@ -103,7 +103,7 @@ TEST(Ensemble, KeptCheckpointsAreLeasedAsAJobAndTheResultIsStoredAndShown) {
     EXPECT_FALSE(member.checkpoint_id().empty());
     EXPECT_TRUE(member.params().contains("units"));
     std::string data, sha;
-    ASSERT_TRUE(worker.Download(member.checkpoint_id(), &data, &sha).ok());
+    ASSERT_TRUE(worker.Download(job.lease(), member.checkpoint_id(), &data, &sha).ok());
     EXPECT_EQ(data, "weights");
   }
   v1::HeartbeatResponse beat;

@@ -90,6 +90,7 @@ class RawWorker {
     v1::CheckpointChunk chunk;
     *chunk.mutable_lease() = lease;
     chunk.set_epoch(epoch);
+    chunk.set_size_bytes(static_cast<int64_t>(data.size()));
     chunk.set_data(data.substr(0, data.size() / 2));
     writer->Write(chunk);
     chunk.Clear();
@@ -99,11 +100,12 @@ class RawWorker {
     return writer->Finish();
   }
 
-  grpc::Status Download(const std::string& checkpoint_id, std::string* data,
-                        std::string* sha256) {
+  grpc::Status Download(const v1::Lease& lease, const std::string& checkpoint_id,
+                        std::string* data, std::string* sha256) {
     v1::DownloadCheckpointRequest request;
     request.set_worker_id(id_);
     request.set_checkpoint_id(checkpoint_id);
+    *request.mutable_lease() = lease;
     grpc::ClientContext context;
     auto reader = stub_->DownloadCheckpoint(&context, request);
     v1::CheckpointChunk chunk;

@@ -128,7 +128,7 @@ TEST(Server, HyperbandRuns143TrialsWithThePapersFinalEpochs) {
       ++resumed;
       EXPECT_FALSE(trial.resume_checkpoint_id().empty());
       std::string data, sha;
-      ASSERT_TRUE(worker.Download(trial.resume_checkpoint_id(), &data, &sha).ok());
+      ASSERT_TRUE(worker.Download(trial.lease(), trial.resume_checkpoint_id(), &data, &sha).ok());
       EXPECT_EQ(data, "epoch " + std::to_string(trial.start_epoch()));
       EXPECT_EQ(sha, Sha256Hex(data));
     }
@@ -421,9 +421,9 @@ TEST(Server, MalformedRequestsGetInvalidArgumentOrNotFound) {
             grpc::StatusCode::INVALID_ARGUMENT);
 
   std::string data, sha;
-  EXPECT_EQ(worker.Download("../../etc/passwd", &data, &sha).error_code(),
+  EXPECT_EQ(worker.Download(trial.lease(), "../../etc/passwd", &data, &sha).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(worker.Download(std::string(32, 'a'), &data, &sha).error_code(),
+  EXPECT_EQ(worker.Download(trial.lease(), std::string(32, 'a'), &data, &sha).error_code(),
             grpc::StatusCode::NOT_FOUND);
   // The trial is still usable after all that.
   EXPECT_TRUE(worker.Complete(trial.lease(), 0.5, 2).ok());
@@ -442,7 +442,7 @@ TEST(Server, CheckpointUploadNeedsTheLeaseAndRoundTrips) {
   EXPECT_EQ(uploaded.size_bytes(), static_cast<int64_t>(payload.size()));
   EXPECT_EQ(uploaded.sha256(), Sha256Hex(payload));
   std::string data, sha;
-  ASSERT_TRUE(worker.Download(uploaded.checkpoint_id(), &data, &sha).ok());
+  ASSERT_TRUE(worker.Download(trial.lease(), uploaded.checkpoint_id(), &data, &sha).ok());
   EXPECT_EQ(data, payload);
   EXPECT_EQ(sha, uploaded.sha256());
   v1::Lease stale = trial.lease();
