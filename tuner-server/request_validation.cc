@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "search/spec_limits.h"
 #include "common/utf8.h"
 
 namespace tuner::server {
@@ -40,8 +41,9 @@ absl::Status ValidateCreateStudy(const v1::CreateStudyRequest& request) {
   if (request.spec_yaml().empty()) {
     return absl::InvalidArgumentError("spec_yaml: must not be empty");
   }
-  if (request.spec_yaml().size() > kMaxSpecYamlBytes) {
-    return absl::InvalidArgumentError("spec_yaml: must be at most 1 MiB");
+  // The spec's size and param count: search::CheckSpecLimits (the handler checks it first).
+  if (absl::Status limits = search::CheckSpecLimits(request.spec_yaml()); !limits.ok()) {
+    return limits;
   }
   if (request.request_id().size() > kMaxRequestIdBytes) {
     return absl::InvalidArgumentError(

@@ -15,8 +15,6 @@
 
 namespace tuner::server {
 
-// CreateStudy accepts a spec of at most this many bytes (then parses it).
-inline constexpr size_t kMaxSpecYamlBytes = 1 << 20;
 // CreateStudy's request_id: a client's retry key (tunectl sends 32 hex digits).
 inline constexpr size_t kMaxRequestIdBytes = 128;
 // CreateEnsemble's k is at most this.
