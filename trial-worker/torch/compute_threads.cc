@@ -13,11 +13,11 @@
 namespace tuner::worker::torchtrainer {
 namespace {
 
-// OpenBLAS's (and OpenMP's) API, looked up at run time: libtorch links the reference BLAS interface
-// (libblas.so.3), which Debian's alternatives point at one OpenBLAS variant or another
-// library altogether.
+// OpenBLAS's and OpenMP's API, looked up at run time: libtorch links the reference BLAS
+// interface (libblas.so.3), which Debian's alternatives point at one OpenBLAS variant or
+// another library altogether, and this code is not compiled with -fopenmp.
 template <typename F>
-F OpenBlasSymbol(const char* name) {
+F RuntimeSymbol(const char* name) {
   return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
 }
 
@@ -38,21 +38,21 @@ int SetComputeThreads(int threads) {
 }
 
 void SetBlasThreads(int threads) {
-  if (auto set_blas = OpenBlasSymbol<void (*)(int)>("openblas_set_num_threads")) set_blas(threads);
+  if (auto set_blas = RuntimeSymbol<void (*)(int)>("openblas_set_num_threads")) set_blas(threads);
 }
 
 void SetThisThreadComputeThreads(int threads) {
   // torch sets a new thread's OpenMP count lazily on its first parallel op; do that first so
   // it does not undo this afterwards. omp_set_num_threads is per thread; libgomp is loaded
-  // with libtorch (this code is not compiled with -fopenmp, so it is looked up).
+  // with libtorch.
   at::get_num_threads();
-  if (auto set_omp = OpenBlasSymbol<void (*)(int)>("omp_set_num_threads")) set_omp(threads);
+  if (auto set_omp = RuntimeSymbol<void (*)(int)>("omp_set_num_threads")) set_omp(threads);
 }
 
 std::string DescribeBlas() {
-  auto config = OpenBlasSymbol<char* (*)()>("openblas_get_config");
-  auto parallel = OpenBlasSymbol<int (*)()>("openblas_get_parallel");
-  auto threads = OpenBlasSymbol<int (*)()>("openblas_get_num_threads");
+  auto config = RuntimeSymbol<char* (*)()>("openblas_get_config");
+  auto parallel = RuntimeSymbol<int (*)()>("openblas_get_parallel");
+  auto threads = RuntimeSymbol<int (*)()>("openblas_get_num_threads");
   if (config == nullptr || parallel == nullptr || threads == nullptr) return "not OpenBLAS";
   const int mode = parallel();
   return absl::StrCat("OpenBLAS ", config(), ", ",

@@ -1,24 +1,23 @@
 #include "trial-worker/torch/trial_run.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <atomic>
 #include <mutex>
-#include <set>
-#include <thread>
 #include <numeric>
 #include <random>
-
+#include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
-#include "trial-worker/torch/compute_threads.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
+#include "trial-worker/torch/compute_threads.h"
 #include "trial-worker/training/trainer_spec.h"
 
 namespace tuner::worker::torchtrainer {
@@ -94,9 +93,7 @@ absl::Status TrialRun::Prepare() {
   }
   // Always set: results depend on the intra-op thread count (reductions split by thread), and
   // libtorch's own default is whatever OpenMP sees (1 on a 2-CPU box here, more elsewhere).
-  // Always set: results depend on the intra-op thread count (reductions split by thread), and
-  // libtorch's own default is whatever OpenMP sees. BLAS's threads too (compute_threads.h):
-  // `--threads` is the whole compute thread count.
+  // BLAS's threads too (compute_threads.h): `--threads` is the whole compute thread count.
   threads_ = SetComputeThreads(a_.threads);
   static std::once_flag logged;
   std::call_once(logged, [threads = threads_] {
@@ -235,7 +232,7 @@ absl::StatusOr<double> TrialRun::TrainExecutionEpoch(int x, int epoch) {
   // reseeded for every (execution, epoch), and so is torch's global one where a trained
   // backbone's own dropout draws from it (never on the threaded, cached path).
   execution.SeedDropout(seed);
-  const bool cached = frozen_ && config_.feature_cache;
+  const bool cached = CachedFeatures();
   if (!cached) torch::manual_seed(seed);
   std::mt19937_64 rng(MixSeed(seed, 0x313bu));
   const torch::Tensor order = Shuffled(data_.train.size(), MixSeed(seed, 0x0de7u));
@@ -282,7 +279,7 @@ absl::StatusOr<double> TrialRun::TrainExecutionEpoch(int x, int epoch) {
 
 absl::Status TrialRun::TrainEpoch(const std::vector<int>& live, int epoch,
                                   std::vector<double>* loss) {
-  const bool cached = frozen_ && config_.feature_cache;
+  const bool cached = CachedFeatures();
   if (cached) {
     if (absl::Status s = LoadTrainViews(live, epoch); !s.ok()) return s;
   }

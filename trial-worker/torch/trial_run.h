@@ -60,6 +60,8 @@ class TrialRun {
   // The cached augmented view execution `x` trains on in `epoch`; empty without augmentation.
   std::string TrainView(int x, int epoch) const;
   uint64_t ExecutionSeed(int x) const { return a_.seed + static_cast<uint64_t>(x); }
+  // Whether the heads train on cached backbone features (frozen backbone, feature_cache on).
+  bool CachedFeatures() const { return frozen_ && config_.feature_cache; }
   // One epoch of execution `x`; its mean training loss. Executions' epochs may run on
   // separate threads at the same time (the cached views must be loaded first).
   absl::StatusOr<double> TrainExecutionEpoch(int x, int epoch);
