@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
 #include "spdlog/spdlog.h"
+#include "tuner-server/listen_port.h"
 
 namespace tuner::server {
 namespace {
@@ -38,15 +39,8 @@ absl::StatusOr<tcp::endpoint> Resolve(boost::asio::io_context& io, const std::st
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  int port = -1;
-  try {
-    size_t used = 0;
-    port = std::stoi(listen.substr(colon + 1), &used);
-    if (used != listen.size() - colon - 1) port = -1;
-  } catch (const std::exception&) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) {
+  const int port = ParseListenPort(listen.substr(colon + 1));
+  if (port < 0) {
     return absl::InvalidArgumentError(absl::StrCat("--listen: bad port in \"", listen, "\""));
   }
   boost::system::error_code error;

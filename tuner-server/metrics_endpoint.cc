@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/ip/address.hpp"
+#include "tuner-server/listen_port.h"
 
 namespace tuner::server {
 
@@ -27,15 +28,8 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
         "--metrics-listen: bad address \"", listen.substr(0, colon),
         "\" (a numeric IPv4 address, or an IPv6 one in brackets)"));
   }
-  int port = -1;
-  try {
-    size_t used = 0;
-    port = std::stoi(listen.substr(colon + 1), &used);
-    if (used != listen.size() - colon - 1) port = -1;
-  } catch (const std::exception&) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) {
+  const int port = ParseListenPort(listen.substr(colon + 1));
+  if (port < 0) {
     return absl::InvalidArgumentError(absl::StrCat("--metrics-listen: bad port in \"", listen, "\""));
   }
   const std::vector<std::string> options = {
