@@ -594,7 +594,7 @@ absl::Status ReadTrainer(const YAML::Node* node, const YAML::Node& root, StudySp
     if (YAML::Node value = (*node)[key]; value.IsDefined()) ours.emplace(key, value);
   }
   absl::StatusOr<std::string> kind =
-      ReadEnum(ours, "trainer", "kind", {"synthetic", "torch"}, std::nullopt, *node);
+      ReadEnum(ours, "trainer", "kind", {"synthetic", "torch", "command"}, std::nullopt, *node);
   if (!kind.ok()) return kind.status();
   absl::StatusOr<int64_t> epochs = ReadInt(ours, "trainer", "epochs", 1, kMaxEpochs, 1, *node);
   if (!epochs.ok()) return epochs.status();

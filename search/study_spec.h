@@ -83,7 +83,7 @@ struct StudySpec {
   bool keep_checkpoints = false;
   int epochs = 1;               // epochs per trial for random and grid (trainer.epochs)
   SearchSpace space;
-  std::string trainer_kind = "synthetic";  // synthetic | torch
+  std::string trainer_kind = "synthetic";  // synthetic | torch | command
   std::string trainer_json;     // the whole trainer section as JSON, handed to workers
 };
 

@@ -80,6 +80,10 @@ int main(int argc, char** argv) {
       ->envname("TUNER_CACHE_DIR");
   app.add_option("--work-dir", options.work_dir,
                  "directory for checkpoints in transit (default: a temp dir)");
+  app.add_option("--trial-log-dir", options.trial_log_dir,
+                 "where the command trainer keeps each trial's stdout and stderr (default: "
+                 "<work-dir>/trial-logs)")
+      ->envname("TUNER_TRIAL_LOG_DIR");
   app.add_option("--max-trials", options.max_trials, "exit after N trials (0: never)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--idle-exit", options.idle_exit_seconds,

@@ -1,7 +1,8 @@
 // Trainer: what a trial-worker runs for one leased trial. The worker loop (worker_loop.h) owns
 // the RPCs, the lease and its heartbeat; a Trainer only trains and reports through the
 // TrialContext. Implementations: SyntheticTrainer (deterministic curve, for tests, demos and
-// load) and, when built with LibTorch, the torch trainer (trial-worker/torch/).
+// load), CommandTrainer (the user's own program, command_trainer.h) and, when built with
+// LibTorch, the torch trainer (trial-worker/torch/).
 #ifndef TUNER_TRIAL_WORKER_TRAINER_H_
 #define TUNER_TRIAL_WORKER_TRAINER_H_
 
@@ -38,6 +39,9 @@ struct TrialAssignment {
   std::string device = "cpu";          // cpu | cuda:N (resolved by the worker)
   int threads = 0;                     // CPU threads; 0 = the CPUs of its affinity mask
   std::string cache_dir;               // node-local cache directory (may be empty)
+  std::string work_dir;                // the worker's scratch directory (may be empty: $TMPDIR)
+  std::string log_dir;                 // where trainers keep per-trial logs (may be empty)
+  int attempt = 1;                     // the lease's attempt, for logs
 };
 
 // One epoch of one execution.

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "absl/strings/str_cat.h"
+#include "trial-worker/command_trainer.h"
 #include "trial-worker/synthetic_trainer.h"
 
 #ifdef TUNER_WITH_TORCH
@@ -21,6 +22,7 @@ bool BuiltWithTorch() {
 
 absl::StatusOr<std::unique_ptr<Trainer>> MakeTrainer(const std::string& kind) {
   if (kind == "synthetic") return std::unique_ptr<Trainer>(std::make_unique<SyntheticTrainer>());
+  if (kind == "command") return std::unique_ptr<Trainer>(std::make_unique<CommandTrainer>());
   if (kind == "torch") {
 #ifdef TUNER_WITH_TORCH
     return MakeTorchTrainer();
@@ -30,7 +32,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> MakeTrainer(const std::string& kind) {
 #endif
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("trainer.kind: \"", kind, "\" is not a trainer; allowed: synthetic, torch"));
+      absl::StrCat("trainer.kind: \"", kind, "\" is not a trainer; allowed: synthetic, torch, command"));
 }
 
 absl::StatusOr<std::string> ResolveDevice(const std::string& device) {

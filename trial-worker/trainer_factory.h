@@ -12,7 +12,7 @@
 
 namespace tuner::worker {
 
-// "synthetic" always; "torch" when built with TUNER_WITH_TORCH, else FAILED_PRECONDITION.
+// "synthetic" and "command" always; "torch" when built with TUNER_WITH_TORCH, else FAILED_PRECONDITION.
 // Any other kind: INVALID_ARGUMENT naming `trainer.kind` and the allowed values.
 absl::StatusOr<std::unique_ptr<Trainer>> MakeTrainer(const std::string& kind);
 

@@ -43,6 +43,7 @@ struct WorkerOptions {
   int threads = 0;                     // CPU threads for the trainer; 0 = library default
   std::string cache_dir;               // node-local cache handed to trainers
   std::string work_dir;                // checkpoints in transit; empty: a temp dir, removed after
+  std::string trial_log_dir;           // command trainer's per-trial logs; empty: work_dir/trial-logs
   double wait_seconds = 10;            // AcquireTrial long-poll
   int max_trials = 0;                  // stop after this many trials (any outcome); 0 = no limit
   double idle_exit_seconds = 0;        // exit after this long without a trial; 0 = never

@@ -101,6 +101,10 @@ void WorkerLoop::RunTrial(const v1::AcquireTrialResponse& trial,
     a->device = options_.device;
     a->threads = options_.threads;
     a->cache_dir = options_.cache_dir;
+    a->work_dir = options_.work_dir;
+    a->log_dir = options_.trial_log_dir.empty() ? options_.work_dir + "/trial-logs"
+                                                : options_.trial_log_dir;
+    a->attempt = static_cast<int>(lease.attempt());
     return (*trainer)->Train(*a, session);
   }();
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "trial-worker/training/command_config.h"
 #include "trial-worker/training/synthetic_config.h"
 #include "trial-worker/training/torch_config.h"
 
@@ -25,6 +26,25 @@ std::vector<search::ParamValue> ProbeValues(const search::ParamSpec& param) {
   return {};
 }
 
+// A command's placeholders must name params of the space: a typo would otherwise reach the
+// program as the literal text, or drop its argument, in every trial.
+absl::Status ValidateCommandSpec(const search::StudySpec& spec, const nlohmann::json& trainer) {
+  absl::StatusOr<CommandConfig> config = ParseCommandConfig(trainer);
+  if (!config.ok()) return config.status();
+  const std::vector<Placeholder> names = CommandPlaceholders(*config);
+  std::vector<std::string> params;
+  for (const search::ParamSpec& param : spec.space.params) params.push_back(param.name);
+  for (const Placeholder& p : names) {
+    if (std::find(params.begin(), params.end(), p.name) == params.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "trainer.", p.field, ": {", p.name, "} is not a search_space param (params: ",
+          params.empty() ? "none" : absl::StrJoin(params, ", "),
+          "; write {{ and }} for literal braces)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<std::string>& ReportedMetrics(const std::string& trainer_kind) {
@@ -33,6 +53,7 @@ const std::vector<std::string>& ReportedMetrics(const std::string& trainer_kind)
 }
 
 absl::Status CheckObjectiveMetric(const std::string& trainer_kind, const std::string& metric) {
+  if (trainer_kind == "command") return absl::OkStatus();  // the program reports what it likes
   const std::vector<std::string>& metrics = ReportedMetrics(trainer_kind);
   if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -50,6 +71,7 @@ absl::Status ValidateTrainerSpec(const search::StudySpec& spec) {
   if (trainer.is_discarded() || !trainer.is_object()) {
     return absl::InvalidArgumentError("trainer: must be a mapping of fields");
   }
+  if (spec.trainer_kind == "command") return ValidateCommandSpec(spec, trainer);
   std::function<absl::Status(const search::Params&)> parse;
   if (spec.trainer_kind == "torch") {
     parse = [&](const search::Params& params) {
