@@ -162,6 +162,9 @@ class Scheduler {
                       Done done);
   absl::Status ListEnsembles(const v1::ListEnsemblesRequest& request,
                              v1::ListEnsemblesResponse* response);
+  // Every registered worker, with the trial or ensemble job it holds (scheduler_view.cc).
+  absl::Status ListWorkers(const v1::ListWorkersRequest& request,
+                           v1::ListWorkersResponse* response);
   void CompleteEnsemble(const v1::CompleteEnsembleRequest& request, v1::Ensemble* response,
                         Done done);
   void FailEnsemble(const v1::FailEnsembleRequest& request, v1::Ensemble* response, Done done);
@@ -309,6 +312,8 @@ class Scheduler {
   void FillStudy(const StudyEntry& study, v1::Study* out) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillAshaBrackets(const StudyEntry& study, v1::Study* out) const;
+  // A worker as people know it, for messages: its name; "with id N" when it is unknown.
+  std::string WorkerLabel(int64_t worker_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const SchedulerOptions options_;

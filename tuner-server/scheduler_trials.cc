@@ -160,12 +160,12 @@ void Scheduler::Retry(StudyEntry& study, int64_t number, const std::string& reas
                       bool retryable, Ops& ops) {
   TrialExtra& extra = study.extra[number];
   const LeaseKey key = TrialKey(extra.id);
-  // A re-queued or failed trial shows no worker (an ensemble job keeps the one that failed
-  // it): the lease is released before the retry is counted.
+  // A re-queued trial shows no worker: its lease is released. A trial FAILED for good keeps
+  // the worker it failed on (LeaseTable::Retry keeps the holder), as an ensemble job does.
   const int attempt = leases_.Get(key).attempt;
-  leases_.Release(key);
   search::TrialRecord& record = study.history[number];
   if (extra.prune_requested && !record.intermediate.empty()) {
+    leases_.Release(key);
     // Told to stop and then lost: it was pruned all the same, with its last reported value.
     record.value = record.intermediate.rbegin()->second;
     SetState(study, number, TrialState::kPruned);
@@ -176,6 +176,7 @@ void Scheduler::Retry(StudyEntry& study, int64_t number, const std::string& reas
     return;
   }
   const bool again = leases_.Retry(key, retryable, study.spec.max_attempts);
+  if (again) leases_.Release(key);
   extra.fail_reason = reason;
   SetState(study, number, again ? TrialState::kPending : TrialState::kFailed);
   Touch(study, number, ops);

@@ -1,12 +1,17 @@
-// Scheduler: the proto views of studies and trials (FillStudy, FillTrial: what GetStudy,
-// ListTrials, WatchStudy and the lease answers show) and the gauges for the metrics endpoint.
-// Read-only.
+// Scheduler: the proto views of studies, trials and workers (FillStudy, FillTrial, ListWorkers:
+// what GetStudy, ListTrials, WatchStudy, ListWorkers and the lease answers show) and the gauges
+// for the metrics endpoint. Read-only.
 //
 // Thread-safety: Fill* are called with mu_ held; Gauges takes it.
+#include <algorithm>
 #include <map>
+#include <string>
+
+#include "nlohmann/json.hpp"
 
 #include "search/asha.h"
 #include "search/hyperband.h"
+#include "search/progress.h"
 #include "tuner-server/convert.h"
 #include "tuner-server/scheduler.h"
 
@@ -32,6 +37,10 @@ void Scheduler::FillTrial(const StudyEntry& study, int64_t number, v1::Trial* tr
   if (auto it = workers_.find(lease.worker_id); it != workers_.end()) {
     trial->set_worker_name(it->second.name);
   }
+  // A lease's deadline is lease_seconds after its holder was last heard from.
+  if (record.state == search::TrialState::kRunning && lease.deadline > 0) {
+    trial->set_heartbeat_at(lease.deadline - options_.lease_seconds);
+  }
   trial->set_fail_reason(extra.fail_reason);
   trial->set_checkpoint_id(extra.checkpoint_id);
   trial->set_created_at(extra.created_at);
@@ -52,6 +61,15 @@ void Scheduler::FillStudy(const StudyEntry& study, v1::Study* out) const {
         study.counts[i];
   }
   out->set_planned_trials(study.policy->PlannedTrials());
+  const search::EpochProgress epochs =
+      search::EstimateEpochs(study.spec, study.history, study.policy->PlannedTrials(),
+                             /*finished=*/study.state != v1::STUDY_RUNNING);
+  out->set_epochs_done(epochs.done);
+  out->set_planned_epochs(epochs.planned);
+  if (study.spec.algorithm != search::Algorithm::kGrid) {
+    out->set_sampler(search::SamplerName(study.spec.sampler.kind));
+  }
+  out->set_pruner(study.spec.pruner.kind == search::PrunerKind::kMedian ? "median" : "none");
   out->set_created_at(study.row.created_at);
   out->set_finished_at(study.row.finished_at);
 
@@ -106,6 +124,66 @@ void Scheduler::FillAshaBrackets(const StudyEntry& study, v1::Study* out) const 
     if (IsFinal(record.state)) progress.set_finished(progress.finished() + 1);
   }
   for (auto& [id, progress] : brackets) *out->add_brackets() = progress;
+}
+
+std::string Scheduler::WorkerLabel(int64_t worker_id) const {
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || it->second.name.empty()) {
+    return "with id " + std::to_string(worker_id);
+  }
+  return it->second.name;
+}
+
+absl::Status Scheduler::ListWorkers(const v1::ListWorkersRequest& /*request*/,
+                                    v1::ListWorkersResponse* response) {
+  absl::MutexLock lock(&mu_);
+  const double now = Now();
+  std::map<int64_t, v1::Worker> shown;
+  for (const auto& [id, row] : workers_) {
+    v1::Worker& worker = shown[id];
+    worker.set_worker_id(id);
+    worker.set_name(row.name);
+    worker.set_host(row.host);
+    const nlohmann::json devices = nlohmann::json::parse(row.devices_json, nullptr, false);
+    if (devices.is_array()) {
+      for (const nlohmann::json& device : devices) {
+        if (device.is_string()) worker.add_devices(device.get<std::string>());
+      }
+    }
+    worker.set_registered_at(row.registered_at);
+    worker.set_last_seen_at(row.last_seen_at);
+  }
+  // A parked AcquireTrial is a worker waiting right now.
+  for (const Waiter& waiter : waiters_) {
+    if (auto it = shown.find(waiter.worker_id); it != shown.end()) it->second.set_last_seen_at(now);
+  }
+  for (const auto& [study_id, study] : studies_) {
+    for (int64_t number : study.running) {
+      const LeaseRecord& lease = leases_.Get(TrialKey(study.extra[number].id));
+      auto it = shown.find(lease.worker_id);
+      if (it == shown.end()) continue;
+      it->second.set_study_id(study_id);
+      it->second.set_trial_id(study.extra[number].id);
+      it->second.set_trial_number(number);
+      if (lease.deadline > 0) {
+        it->second.set_last_seen_at(
+            std::max(it->second.last_seen_at(), lease.deadline - options_.lease_seconds));
+      }
+    }
+  }
+  for (const auto& [id, ensemble] : ensembles_) {
+    if (ensemble.state != v1::ENSEMBLE_RUNNING) continue;
+    const LeaseRecord& lease = leases_.Get(EnsembleKey(id));
+    auto it = shown.find(lease.worker_id);
+    if (it == shown.end()) continue;
+    it->second.set_ensemble_id(id);
+    if (lease.deadline > 0) {
+      it->second.set_last_seen_at(
+          std::max(it->second.last_seen_at(), lease.deadline - options_.lease_seconds));
+    }
+  }
+  for (auto& [id, worker] : shown) *response->add_workers() = std::move(worker);
+  return absl::OkStatus();
 }
 
 SchedulerGauges Scheduler::Gauges() {

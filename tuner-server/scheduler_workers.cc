@@ -295,9 +295,9 @@ void Scheduler::ExpireLeases(double now) {
         leases_.StopClock(key);  // not RUNNING: nothing to expire (never expected)
         continue;
       }
-      const int64_t holder = leases_.Get(key).worker_id;
       Retry(study, number,
-            absl::StrCat("lease expired: worker ", holder, " stopped heartbeating"),
+            absl::StrCat("lease expired: worker ", WorkerLabel(leases_.Get(key).worker_id),
+                         " stopped heartbeating"),
             /*retryable=*/true, ops);
     }
     if (!ops.empty()) Commit(std::move(ops), nullptr);
@@ -310,7 +310,8 @@ void Scheduler::ExpireLeases(double now) {
       continue;
     }
     RetryEnsemble(ensemble,
-                  absl::StrCat("lease expired: worker ", leases_.Get(EnsembleKey(id)).worker_id,
+                  absl::StrCat("lease expired: worker ",
+                               WorkerLabel(leases_.Get(EnsembleKey(id)).worker_id),
                                " stopped heartbeating"),
                   /*retryable=*/true, ops);
   }

@@ -20,6 +20,7 @@ void StudyServiceImpl::CheckUtf8OfRequests() {
            Utf8Checked(this, service, "EnqueueTrial", &S::EnqueueTrial),
            Utf8Checked(this, service, "CreateEnsemble", &S::CreateEnsemble),
            Utf8Checked(this, service, "ListEnsembles", &S::ListEnsembles),
+           Utf8Checked(this, service, "ListWorkers", &S::ListWorkers),
        }) {
     MarkMethodCallback(index, handler);
   }

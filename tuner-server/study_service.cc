@@ -217,4 +217,10 @@ grpc::ServerUnaryReactor* StudyServiceImpl::ListEnsembles(grpc::CallbackServerCo
   return Guarded(context, *auth_, [&] { return scheduler_->ListEnsembles(*request, response); });
 }
 
+grpc::ServerUnaryReactor* StudyServiceImpl::ListWorkers(grpc::CallbackServerContext* context,
+                                                        const v1::ListWorkersRequest* request,
+                                                        v1::ListWorkersResponse* response) {
+  return Guarded(context, *auth_, [&] { return scheduler_->ListWorkers(*request, response); });
+}
+
 }  // namespace tuner::server

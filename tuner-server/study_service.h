@@ -49,6 +49,9 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
   grpc::ServerUnaryReactor* ListEnsembles(grpc::CallbackServerContext* context,
                                           const v1::ListEnsemblesRequest* request,
                                           v1::ListEnsemblesResponse* response) override;
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
+                                        const v1::ListWorkersRequest* request,
+                                        v1::ListWorkersResponse* response) override;
 
  private:
   // Unary requests with invalid UTF-8 get INVALID_ARGUMENT naming the field (utf8_requests.h).
