@@ -11,6 +11,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/client_security.h"
+#include "common/version.h"
 #include "spdlog/spdlog.h"
 #include "trial-worker/trainer_factory.h"
 #include "trial-worker/worker_loop.h"
@@ -62,6 +63,7 @@ class SignalWatcher {
 int main(int argc, char** argv) {
   CLI::App app{"trial-worker: leases trials from a tuner-server, trains them and reports every "
                "epoch"};
+  app.set_version_flag("--version", std::string("trial-worker ") + TUNER_VERSION);
   tuner::worker::WorkerOptions options;
   std::string device = "auto";
   std::string log_level = "info";
@@ -98,6 +100,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "trial-worker: " << e.what() << "\nRun with --help for the flags.\n";

@@ -1,11 +1,15 @@
 #include "tunectl/cli.h"
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "common/client_security.h"
+#include "common/version.h"
 #include "tunectl/format.h"
 
 namespace tuner::tunectl {
@@ -20,6 +24,55 @@ CLI::Validator TrialStateValidator() {
       "STATE");
 }
 
+// A whole number in [low, high]: "-k abc" is "must be an integer from 1 to 10000 (got
+// \"abc\")", not CLI11's "not in range".
+CLI::Validator IntegerIn(long long low, long long high) {
+  return CLI::Validator(
+      [low, high](std::string& value) {
+        long long parsed = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+        const std::string range = std::to_string(low) + " to " + std::to_string(high);
+        if (ec != std::errc() || end != value.data() + value.size()) {
+          return "must be an integer from " + range + " (got \"" + value + "\")";
+        }
+        if (parsed < low || parsed > high) {
+          return "must be from " + range + " (got " + value + ")";
+        }
+        return std::string();
+      },
+      "INT");
+}
+
+// A number of seconds > 0 (CLI::PositiveNumber would print its range: 300 digits of DBL_MAX).
+CLI::Validator PositiveSeconds() {
+  return CLI::Validator(
+      [](std::string& value) {
+        char* end = nullptr;
+        const double seconds = std::strtod(value.c_str(), &end);
+        if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(seconds)) {
+          return "must be a number of seconds (got \"" + value + "\")";
+        }
+        if (seconds <= 0) return "must be more than 0 seconds (got " + value + ")";
+        return std::string();
+      },
+      "SECONDS");
+}
+
+// A number of seconds >= 0.
+CLI::Validator NonNegativeSeconds() {
+  return CLI::Validator(
+      [](std::string& value) {
+        char* end = nullptr;
+        const double seconds = std::strtod(value.c_str(), &end);
+        if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(seconds)) {
+          return "must be a number of seconds (got \"" + value + "\")";
+        }
+        if (seconds < 0) return "must be 0 or more seconds (got " + value + ")";
+        return std::string();
+      },
+      "SECONDS");
+}
+
 }  // namespace
 
 int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
@@ -31,13 +84,14 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   CLI::App app{"tunectl: start, inspect, watch and stop hyperparameter tuning studies on a "
                "tuner-server"};
   app.name("tunectl");
+  app.set_version_flag("--version", std::string("tunectl ") + TUNER_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // global flags may also follow the subcommand
   app.add_option("--server", server, "tuner-server address, host:port")
       ->envname("TUNER_SERVER")
       ->capture_default_str();
   app.add_option("--timeout", timeout_s, "seconds to wait for each call")
-      ->check(CLI::PositiveNumber)
+      ->check(PositiveSeconds())
       ->capture_default_str();
   AddClientSecurityFlags(app, security);
 
@@ -68,19 +122,25 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
                      "paused, completed, pruned, failed, stopped")
       ->delimiter(',')
       ->check(TrialStateValidator());
-  trials->add_flag("--json", json, "print JSON");
+  trials->add_flag("--json", json, "print JSON (the same as --format json)");
+  std::string trials_format;
+  trials->add_option("--format,-f", trials_format, "table (default), json, yaml or csv")
+      ->check(CLI::IsMember({"table", "json", "yaml", "csv"}));
   trials->add_flag("--intermediate", intermediate,
-                   "with --json: each trial's per-epoch values too (intermediate_values)");
+                   "each trial's per-epoch values too: the table's INTERMEDIATE column (the "
+                   "last 8 epochs), intermediate_values in json / yaml / csv");
 
   CLI::App* best = app.add_subcommand("best", "a study's best completed trials, best first");
   best->add_option("STUDY", study, "study id or name")->required();
-  best->add_option("-k", k, "how many trials")->check(CLI::Range(1, 10000))->capture_default_str();
+  best->add_option("-k", k, "how many trials")->check(IntegerIn(1, 10000))->capture_default_str();
   best->add_flag("--json", json, "print JSON");
 
   CLI::App* watch = app.add_subcommand("watch", "follow a study live until it finishes");
   watch->add_option("STUDY", study, "study id or name")->required();
   watch->add_flag("--once", once, "print one snapshot and exit");
-  watch->add_flag("--plain", plain, "one line per event, even on a terminal");
+  watch->add_flag("--plain", plain,
+                  "one line per trial event (created, started, ended; not every epoch), even on "
+                  "a terminal");
 
   CLI::App* stop = app.add_subcommand("stop", "stop a study: no new trials, running ones end");
   stop->add_option("STUDY", study, "study id or name")->required();
@@ -103,14 +163,18 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
                   "(needs keep_checkpoints: true and a torch trial-worker)");
   ensemble->add_option("STUDY", study, "study id or name")->required();
   ensemble->add_option("-k", ensemble_options.k, "how many of the best trials")
-      ->check(CLI::Range(1, 100))
+      ->check(IntegerIn(1, 100))
       ->capture_default_str();
   ensemble->add_flag("--no-wait", no_wait, "queue it and return; tunectl best shows the result");
   ensemble->add_option("--wait-timeout", ensemble_options.wait_timeout_s,
                        "seconds to wait for the result; 0 waits until it comes")
-      ->check(CLI::NonNegativeNumber)
+      ->check(NonNegativeSeconds())
       ->capture_default_str();
   ensemble->add_flag("--json", json, "print the ensemble as JSON");
+
+  CLI::App* workers = app.add_subcommand(
+      "workers", "the registered trial-workers: host, devices, the trial each runs, last seen");
+  workers->add_flag("--json", json, "print JSON");
 
   std::string html_path;
   CLI::App* report = app.add_subcommand(
@@ -154,7 +218,8 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   if (start->parsed()) return commands.StartStudy(spec_path, json);
   if (studies->parsed()) return commands.Studies(json);
   if (status->parsed()) return commands.Status(study, json);
-  if (trials->parsed()) return commands.Trials(study, states, json, intermediate);
+  if (trials->parsed()) return commands.Trials(study, states, json, intermediate, trials_format);
+  if (workers->parsed()) return commands.Workers(json);
   if (best->parsed()) return commands.Best(study, k, json);
   if (stop->parsed()) return commands.Stop(study, json);
   if (enqueue->parsed()) return commands.Enqueue(study, enqueue_params, json);

@@ -20,6 +20,7 @@
 #include "tunectl/json_view.h"
 #include "tunectl/report.h"
 #include "tunectl/study_view.h"
+#include "tunectl/trials_export.h"
 
 namespace tuner::tunectl {
 namespace {
@@ -333,15 +334,49 @@ int Commands::Status(const std::string& study_text, bool json) {
   } else {
     const double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    for (const std::string& line : StudySummary(*study, now)) out_ << line << "\n";
+    SummaryOptions summary;
+    summary.failure = LatestFailure(*study);
+    for (const std::string& line : StudySummary(*study, now, summary)) out_ << line << "\n";
   }
   return kExitOk;
 }
 
-int Commands::Trials(const std::string& study_text, const std::vector<std::string>& states,
-                     bool json, bool with_intermediate) {
+std::string Commands::LatestFailure(const v1::Study& study) {
+  const int64_t failed = TrialCount(study, v1::FAILED);
+  if (failed == 0 || failed != DoneCount(study)) return "";
   v1::ListTrialsRequest request;
-  request.set_with_intermediate_values(with_intermediate && json);
+  request.set_study_id(study.study_id());
+  request.add_states(v1::FAILED);
+  auto context = NewContext(true);
+  v1::ListTrialsResponse response;
+  if (!stub_.ListTrials(context.get(), request, &response).ok() || response.trials_size() == 0) {
+    return "";
+  }
+  const v1::Trial* latest = &response.trials(0);
+  for (const v1::Trial& trial : response.trials()) {
+    if (trial.finished_at() > latest->finished_at()) latest = &trial;
+  }
+  const std::string reason = latest->fail_reason().substr(0, latest->fail_reason().find('\n'));
+  return "trial " + std::to_string(latest->trial_id()) + " (number " +
+         std::to_string(latest->number()) + ")" +
+         (latest->worker_name().empty() ? "" : " on " + latest->worker_name()) + ": " +
+         (reason.empty() ? "no reason given" : reason);
+}
+
+int Commands::Trials(const std::string& study_text, const std::vector<std::string>& states,
+                     bool json, bool with_intermediate, const std::string& format_name) {
+  const std::string format = format_name.empty() ? (json ? "json" : "table") : format_name;
+  if (format != "table" && format != "json" && format != "yaml" && format != "csv") {
+    err_ << "error: --format: must be one of table, json, yaml, csv (got " << Quoted(format)
+         << ")\n";
+    return kExitUsage;
+  }
+  if (json && format != "json") {
+    err_ << "error: --json and --format " << format << " disagree: give one\n";
+    return kExitUsage;
+  }
+  v1::ListTrialsRequest request;
+  request.set_with_intermediate_values(with_intermediate);
   for (const std::string& state : states) {
     const std::optional<v1::TrialState> parsed = ParseTrialState(state);
     if (!parsed) {
@@ -356,14 +391,32 @@ int Commands::Trials(const std::string& study_text, const std::vector<std::strin
   std::optional<std::vector<v1::Trial>> listed = ListAllTrials(request);
   if (!listed) return kExitError;
   std::vector<v1::Trial> trials = std::move(*listed);
-  if (json) {
+  if (format == "json" || format == "yaml") {
     std::sort(trials.begin(), trials.end(),
               [](const v1::Trial& a, const v1::Trial& b) { return a.number() < b.number(); });
     Json list = Json::array();
     for (const v1::Trial& trial : trials) list.push_back(TrialJson(trial));
-    out_ << Json{{"study_id", *id}, {"trials", std::move(list)}}.dump(2) << "\n";
+    const Json document{{"study_id", *id}, {"trials", std::move(list)}};
+    out_ << (format == "json" ? document.dump(2) + "\n" : ToYaml(document));
+  } else if (format == "csv") {
+    out_ << TrialsCsv(std::move(trials), with_intermediate);
+  } else if (trials.empty()) {
+    // A bare header reads like a broken command: say what was asked for.
+    std::string what = "no trials";
+    if (!states.empty()) {
+      std::string names;
+      for (int state : request.states()) {
+        std::string name = TrialStateName(static_cast<v1::TrialState>(state));
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        names += (names.empty() ? "" : ", ") + name;
+      }
+      what = "no trials in state " + names;
+    }
+    out_ << "study " << *id << " has " << what << "\n";
   } else {
-    out_ << TrialsTable(std::move(trials));
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    out_ << TrialsTable(std::move(trials), now);
   }
   return kExitOk;
 }

@@ -60,6 +60,7 @@ struct WatchOptions {
   std::function<int()> width = [] { return 100; };  // terminal columns, asked at each redraw
   std::function<double()> now;   // wall clock, unix seconds (ETA, event times); default: system
   double reconnect_s = 30;       // keep trying this long when the server goes away mid-watch
+  double redraw_s = 1;           // live: redraw this often while no event comes
   CancelToken* cancel = nullptr; // may be null
 };
 
@@ -72,6 +73,10 @@ struct EnsembleOptions {
   CancelToken* cancel = nullptr; // may be null
 };
 
+// `tunectl workers`: ID NAME HOST DEVICES RUNNING "LAST SEEN" REGISTERED, by id; times
+// relative to now (unix seconds).
+std::string WorkersTable(const std::vector<v1::Worker>& workers, double now);
+
 // Thread-compatible; holds references to the stub and the streams, which must outlive it.
 class Commands {
  public:
@@ -83,9 +88,11 @@ class Commands {
   int Studies(bool json);
   int Status(const std::string& study, bool json);
   // states: names as --state takes them (case-insensitive); an unknown one is a usage error.
-  // with_intermediate: the per-epoch values too (JSON only; the table has no room for them).
+  // with_intermediate: the per-epoch values too (the table: an INTERMEDIATE column of the last
+  // epochs; csv: an intermediate_values column). format: table, json, yaml or csv; empty:
+  // json when `json`, else table (a format that contradicts `json` is a usage error).
   int Trials(const std::string& study, const std::vector<std::string>& states, bool json,
-             bool with_intermediate = false);
+             bool with_intermediate = false, const std::string& format = "");
   int Best(const std::string& study, int k, bool json);
   int Stop(const std::string& study, bool json);
   // CreateEnsemble, then (options.wait) ListEnsembles until it is COMPLETED (0: prints its test
@@ -97,7 +104,10 @@ class Commands {
   // Writes the study's HTML report (tunectl/report.h) to html_path, atomically (a temp file
   // in the same directory, then rename): on any failure the path is left as it was.
   int Report(const std::string& study, const std::string& html_path);
-  // Until the study finishes (0), the cancel token fires (130) or the server is lost (1).
+  // ListWorkers: every registered worker, the trial it runs and when it was last heard from.
+  int Workers(bool json);
+  // Until the study finishes (0; 1 when every trial failed), the cancel token fires (130) or
+  // the server is lost (1).
   int Watch(const std::string& study, const WatchOptions& options);
 
   // A numeric id as is; otherwise the one study with that exact name (ListStudies). Prints the
@@ -109,6 +119,10 @@ class Commands {
   // Prints one "error: ..." line for a failed RPC and returns kExitError.
   int Fail(const grpc::Status& status) const;
   int Fail(const std::string& message) const;
+  // When every trial of the study that ended so far FAILED: the latest one and its reason
+  // ("trial 5 (number 4) on w1: REASON"), from the first page of ListTrials; else, or when
+  // the call fails, "".
+  std::string LatestFailure(const v1::Study& study);
   // GetStudy; prints the error and returns nullopt on failure.
   std::optional<v1::Study> FetchStudy(int64_t study_id);
   // Every study (ListStudies, page after page, by id) or every trial the request selects

@@ -26,7 +26,8 @@ std::string Lower(std::string text) {
   return text;
 }
 
-// Display cells of a UTF-8 string: one per code point (no East Asian wide handling).
+}  // namespace
+
 size_t DisplayWidth(const std::string& text) {
   size_t width = 0;
   for (unsigned char c : text) {
@@ -34,8 +35,6 @@ size_t DisplayWidth(const std::string& text) {
   }
   return width;
 }
-
-}  // namespace
 
 std::string FormatFloat(double value) {
   if (std::isnan(value)) return "nan";
@@ -104,12 +103,25 @@ std::string FormatParam(const v1::ParamValue& value) {
   return "-";
 }
 
-std::string FormatParams(const google::protobuf::Map<std::string, v1::ParamValue>& params) {
+std::string FormatParamShort(const v1::ParamValue& value) {
+  if (value.kind_case() != v1::ParamValue::kFloatValue || !std::isfinite(value.float_value())) {
+    return FormatParam(value);
+  }
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.4g", value.float_value());
+  std::string out = text;
+  // Spelled like FormatFloat: a float keeps a point ("2.0"), exponents have two digits.
+  if (out.find_first_of(".e") == std::string::npos) out += ".0";
+  return out;
+}
+
+std::string FormatParams(const google::protobuf::Map<std::string, v1::ParamValue>& params,
+                         bool short_floats) {
   const std::map<std::string, v1::ParamValue> sorted(params.begin(), params.end());
   std::string out;
   for (const auto& [name, value] : sorted) {
     if (!out.empty()) out += ' ';
-    out += name + "=" + FormatParam(value);
+    out += name + "=" + (short_floats ? FormatParamShort(value) : FormatParam(value));
   }
   return out;
 }
@@ -265,6 +277,51 @@ std::string FitWidth(const std::string& line, int width) {
     }
   }
   return line;
+}
+
+std::string FitWords(const std::string& line, int width) {
+  if (width <= 1 || DisplayWidth(line) <= static_cast<size_t>(width - 1)) return line;
+  // Room for the words and the "…" (one cell).
+  const std::string room = FitWidth(line, width - 1);
+  size_t cut = room.size();
+  if (cut < line.size() && line[cut] != ' ') {
+    const size_t space = room.find_last_of(' ');
+    if (space != std::string::npos && space > 0) cut = space;
+  }
+  std::string out = room.substr(0, cut);
+  out.erase(out.find_last_not_of(' ') + 1);
+  return out + "\u2026";
+}
+
+std::vector<std::string> WrapWords(const std::string& line, int width, int indent) {
+  if (width <= 1 || DisplayWidth(line) <= static_cast<size_t>(width - 1)) return {line};
+  const size_t limit = static_cast<size_t>(width - 1);
+  indent = std::max(0, std::min(indent, width / 2));
+  std::vector<std::string> lines;
+  std::string current;
+  size_t pos = 0;
+  while (pos < line.size()) {
+    // The next word and the spaces before it.
+    size_t start = line.find_first_not_of(' ', pos);
+    if (start == std::string::npos) break;
+    size_t end = line.find(' ', start);
+    if (end == std::string::npos) end = line.size();
+    const std::string spaces = line.substr(pos, start - pos);
+    const std::string word = line.substr(start, end - start);
+    if (current.empty()) {
+      // The first line keeps the line's own leading spaces; the others get the indent.
+      current = (lines.empty() ? spaces : std::string(indent, ' ')) + word;
+    } else if (DisplayWidth(current + spaces + word) <= limit) {
+      current += spaces + word;
+    } else {
+      lines.push_back(current);
+      current = std::string(indent, ' ') + word;
+    }
+    pos = end;
+  }
+  if (!current.empty()) lines.push_back(current);
+  for (std::string& l : lines) l = FitWidth(l, width);
+  return lines;
 }
 
 }  // namespace tuner::tunectl

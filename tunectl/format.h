@@ -28,9 +28,14 @@ std::string FormatMetric(double value);
 
 // A param value: ints as integers, floats by FormatFloat, strings as they are.
 std::string FormatParam(const v1::ParamValue& value);
+// A param value for a table or a live line: floats with 4 significant digits (0.001235,
+// 1.235e-05, 0.3, 2.0), so one long float does not widen every row; ints and strings as
+// FormatParam. --json and `best` keep FormatParam's full precision.
+std::string FormatParamShort(const v1::ParamValue& value);
 
-// "units=256 dropout=0.3 optimizer=adam", names sorted.
-std::string FormatParams(const google::protobuf::Map<std::string, v1::ParamValue>& params);
+// "units=256 dropout=0.3 optimizer=adam", names sorted; `short_floats`: by FormatParamShort.
+std::string FormatParams(const google::protobuf::Map<std::string, v1::ParamValue>& params,
+                         bool short_floats = false);
 
 // Trial states as the proto spells them (PENDING, ..., STOPPED).
 std::string TrialStateName(v1::TrialState state);
@@ -86,6 +91,18 @@ class Table {
 // Cuts `line` to width - 1 display cells of a terminal `width` columns wide, so a redrawn
 // frame never wraps (UTF-8 aware; the line must not hold ANSI escapes).
 std::string FitWidth(const std::string& line, int width);
+
+// Like FitWidth, but a line too long is cut after its last whole word that fits and ends
+// with "…", so no word is cut in the middle (a single word wider than the terminal is cut).
+std::string FitWords(const std::string& line, int width);
+
+// Breaks `line` at spaces into lines of at most width - 1 display cells; continuation lines
+// start with `indent` spaces. A word too wide for a line is cut (FitWidth). width <= 1: the
+// line as is.
+std::vector<std::string> WrapWords(const std::string& line, int width, int indent);
+
+// Display cells of a UTF-8 string: one per code point (no East Asian wide handling).
+size_t DisplayWidth(const std::string& text);
 
 }  // namespace tuner::tunectl
 

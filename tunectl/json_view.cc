@@ -1,6 +1,8 @@
 #include "tunectl/json_view.h"
 
+#include <cctype>
 #include <cmath>
+#include <string>
 #include <map>
 
 #include "tunectl/format.h"
@@ -69,6 +71,7 @@ Json TrialJson(const v1::Trial& trial) {
   json["created_at"] = Time(trial.created_at());
   json["started_at"] = Time(trial.started_at());
   json["finished_at"] = Time(trial.finished_at());
+  json["heartbeat_at"] = Time(trial.heartbeat_at());
   if (trial.intermediate_values_size() > 0) {
     Json values = Json::array();
     for (const v1::IntermediateValue& v : trial.intermediate_values()) {
@@ -88,6 +91,8 @@ Json StudyJson(const v1::Study& study) {
   json["name"] = study.name();
   json["state"] = v1::StudyState_Name(study.state());
   json["algorithm"] = study.algorithm();
+  json["sampler"] = study.sampler();
+  json["pruner"] = study.pruner();
   json["objective_metric"] = study.objective_metric();
   json["direction"] = v1::Direction_Name(study.direction());
   json["planned_trials"] = study.planned_trials();
@@ -98,6 +103,11 @@ Json StudyJson(const v1::Study& study) {
   }
   json["trial_counts"] = std::move(counts);
   json["done_trials"] = DoneCount(study);
+  json["all_trials_failed"] = study.state() != v1::STUDY_RUNNING &&
+                              TrialCount(study, v1::FAILED) > 0 &&
+                              TrialCount(study, v1::FAILED) == TotalCount(study);
+  json["epochs_done"] = study.epochs_done();
+  json["planned_epochs"] = study.planned_epochs();
   json["best_trial"] = study.has_best() ? TrialJson(study.best_trial()) : Json(nullptr);
   Json brackets = Json::array();
   for (const v1::BracketProgress& b : study.brackets()) {
@@ -112,6 +122,63 @@ Json StudyJson(const v1::Study& study) {
   json["finished_at"] = Time(study.finished_at());
   json["spec_yaml"] = study.spec_yaml();
   return json;
+}
+
+namespace {
+
+bool PlainKey(const std::string& key) {
+  if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_')) {
+    return false;
+  }
+  for (char c : key) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+// A scalar in YAML: JSON's spelling is valid YAML (strings double-quoted with JSON's escapes).
+std::string YamlScalar(const Json& value) { return value.dump(); }
+
+void AppendYaml(const Json& value, int indent, std::string& out) {
+  const std::string pad(indent, ' ');
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) {
+      out += pad + (PlainKey(key) ? key : Json(key).dump()) + ":";
+      if ((item.is_object() || item.is_array()) && !item.empty()) {
+        out += "\n";
+        AppendYaml(item, indent + 2, out);
+      } else {
+        out += " " + (item.is_object() ? "{}" : item.is_array() ? "[]" : YamlScalar(item)) + "\n";
+      }
+    }
+    return;
+  }
+  if (value.is_array()) {
+    for (const Json& item : value) {
+      if ((item.is_object() || item.is_array()) && !item.empty()) {
+        // "- " then the item's first line on the same line, the rest under it.
+        std::string nested;
+        AppendYaml(item, indent + 2, nested);
+        out += pad + "- " + nested.substr(indent + 2);
+      } else {
+        out += pad + "- " +
+               (item.is_object() ? "{}" : item.is_array() ? "[]" : YamlScalar(item)) + "\n";
+      }
+    }
+    return;
+  }
+  out += pad + YamlScalar(value) + "\n";
+}
+
+}  // namespace
+
+std::string ToYaml(const Json& value) {
+  std::string out;
+  if ((value.is_object() || value.is_array()) && value.empty()) {
+    return value.is_object() ? "{}\n" : "[]\n";
+  }
+  AppendYaml(value, 0, out);
+  return out;
 }
 
 }  // namespace tuner::tunectl

@@ -18,14 +18,20 @@ Json ParamsJson(const google::protobuf::Map<std::string, v1::ParamValue>& params
 
 // {"trial_id", "study_id", "number", "state", "params", "value", "metrics", "bracket", "rung",
 //  "budget_epochs", "epochs_done", "attempt", "worker_name", "fail_reason", "created_at",
-//  "started_at", "finished_at"}; intermediate_values when the trial carries them.
+//  "started_at", "finished_at", "heartbeat_at"}; intermediate_values when the trial carries
+//  them.
 Json TrialJson(const v1::Trial& trial);
 
 // {"study_id", "name", "state" (STUDY_RUNNING | STUDY_COMPLETED | STUDY_STOPPED), "algorithm",
 //  "objective_metric", "direction" (MAXIMIZE | MINIMIZE), "planned_trials", "trial_counts",
-//  "done_trials", "best_trial" (a TrialJson or null), "brackets", "created_at", "finished_at",
-//  "spec_yaml"}.
+//  "done_trials", "all_trials_failed", "epochs_done", "planned_epochs", "best_trial" (a
+//  TrialJson or null), "brackets", "created_at", "finished_at", "spec_yaml"}; also "sampler"
+//  and "pruner" after "algorithm".
 Json StudyJson(const v1::Study& study);
+
+// The same document as YAML (block style; strings double-quoted as JSON spells them, which
+// YAML reads the same), for `--format yaml`.
+std::string ToYaml(const Json& value);
 
 }  // namespace tuner::tunectl
 

@@ -7,7 +7,9 @@
 #include <map>
 #include <set>
 
+#include "tunectl/eta.h"
 #include "tunectl/format.h"
+#include "tunectl/trials_export.h"
 
 namespace tuner::tunectl {
 namespace {
@@ -57,6 +59,17 @@ std::string Percent(int64_t done, int64_t planned) {
   return text;
 }
 
+// The first line of a fail reason, at most 60 cells (the table's REASON column).
+std::string ShortReason(const std::string& reason) {
+  std::string line = reason.substr(0, reason.find('\n'));
+  return line.empty() ? "-" : FitWords(line, 61);
+}
+
+// Every trial that finished so far failed (none completed, was pruned or stopped).
+bool OnlyFailures(const v1::Study& study) {
+  return TrialCount(study, v1::FAILED) > 0 && TrialCount(study, v1::FAILED) == DoneCount(study);
+}
+
 std::string BestOf(const v1::Study& study) {
   if (!study.has_best()) return "best -";
   return "best " + FormatValue(study.best_trial().value()) + " (trial " +
@@ -74,6 +87,25 @@ std::string FormatClock(double unix_seconds) {
   return text;
 }
 
+std::string AlgorithmLabel(const v1::Study& study) {
+  std::string label = study.algorithm();
+  const std::string& sampler = study.sampler();
+  if (!sampler.empty() && sampler != "random") {
+    label = study.algorithm() == "random" ? sampler : label + "+" + sampler;
+  }
+  if (!study.pruner().empty() && study.pruner() != "none") label += "+" + study.pruner();
+  return label;
+}
+
+bool AllTrialsFailed(const v1::Study& study) {
+  return study.state() != v1::STUDY_RUNNING && TrialCount(study, v1::FAILED) > 0 &&
+         TrialCount(study, v1::FAILED) == TotalCount(study);
+}
+
+std::string StudyOutcome(const v1::Study& study) {
+  return AllTrialsFailed(study) ? "FAILED" : StudyStateLabel(study.state());
+}
+
 std::string StudiesTable(std::vector<v1::Study> studies) {
   std::sort(studies.begin(), studies.end(),
             [](const v1::Study& a, const v1::Study& b) { return a.study_id() < b.study_id(); });
@@ -82,38 +114,66 @@ std::string StudiesTable(std::vector<v1::Study> studies) {
   table.SetAlign(4, Table::Align::kRight);
   table.SetAlign(5, Table::Align::kRight);
   for (const v1::Study& study : studies) {
-    table.AddRow({std::to_string(study.study_id()), study.name(), StudyStateLabel(study.state()),
-                  study.algorithm(), DoneOfPlanned(study),
+    table.AddRow({std::to_string(study.study_id()), study.name(), StudyOutcome(study),
+                  AlgorithmLabel(study), DoneOfPlanned(study),
                   study.has_best() ? FormatValue(study.best_trial().value()) : "-",
                   FormatTimestamp(study.created_at())});
   }
   return table.Render();
 }
 
-std::string TrialsTable(std::vector<v1::Trial> trials) {
+std::string TrialsTable(std::vector<v1::Trial> trials, double now) {
   std::sort(trials.begin(), trials.end(),
             [](const v1::Trial& a, const v1::Trial& b) { return a.number() < b.number(); });
   std::set<std::string> param_names;
+  bool brackets = false;
+  bool failed = false;
+  bool curves = false;  // asked for with --intermediate
   for (const v1::Trial& trial : trials) {
     for (const auto& [name, value] : trial.params()) param_names.insert(name);
+    brackets = brackets || trial.bracket() >= 0;
+    failed = failed || trial.state() == v1::FAILED;
+    curves = curves || trial.intermediate_values_size() > 0;
   }
-  std::vector<std::string> headers = {"NUMBER", "ID",      "STATE", "VALUE",
-                                      "EPOCHS", "ATTEMPT", "WORKER"};
+  std::vector<std::string> headers = {"NUMBER", "ID", "STATE", "VALUE", "EPOCHS"};
+  std::vector<size_t> right = {0, 1, 3, 4};
+  if (brackets) {
+    for (const char* name : {"BRACKET", "RUNG"}) {
+      right.push_back(headers.size());
+      headers.push_back(name);
+    }
+  }
+  right.push_back(headers.size());
+  headers.push_back("ATTEMPT");
+  headers.push_back("WORKER");
   headers.insert(headers.end(), param_names.begin(), param_names.end());
+  if (curves) headers.push_back("INTERMEDIATE");
+  if (failed) headers.push_back("REASON");
   Table table(headers);
-  for (size_t column : {0, 1, 3, 4, 5}) table.SetAlign(column, Table::Align::kRight);
+  for (size_t column : right) table.SetAlign(column, Table::Align::kRight);
   for (const v1::Trial& trial : trials) {
     std::vector<std::string> row = {std::to_string(trial.number()),
                                     std::to_string(trial.trial_id()),
                                     TrialStateName(trial.state()),
                                     TrialValue(trial),
-                                    Epochs(trial),
-                                    std::to_string(trial.attempt()),
-                                    trial.worker_name().empty() ? "-" : trial.worker_name()};
+                                    Epochs(trial)};
+    if (brackets) {
+      row.push_back(trial.bracket() >= 0 ? std::to_string(trial.bracket()) : "-");
+      row.push_back(trial.bracket() >= 0 ? std::to_string(trial.rung()) : "-");
+    }
+    row.push_back(std::to_string(trial.attempt()));
+    std::string worker = trial.worker_name().empty() ? "-" : trial.worker_name();
+    if (now > 0 && trial.state() == v1::RUNNING && trial.heartbeat_at() > 0 &&
+        now - trial.heartbeat_at() >= kSilentAfterSeconds) {
+      worker += " (silent " + FormatDuration(now - trial.heartbeat_at()) + ")";
+    }
+    row.push_back(worker);
     for (const std::string& name : param_names) {
       auto it = trial.params().find(name);
-      row.push_back(it == trial.params().end() ? "-" : FormatParam(it->second));
+      row.push_back(it == trial.params().end() ? "-" : FormatParamShort(it->second));
     }
+    if (curves) row.push_back(IntermediateCell(trial, 8));
+    if (failed) row.push_back(trial.state() == v1::FAILED ? ShortReason(trial.fail_reason()) : "");
     table.AddRow(std::move(row));
   }
   return table.Render();
@@ -133,6 +193,11 @@ std::string BestTrialsText(const std::vector<v1::Trial>& trials) {
 
 std::string FormatEta(const v1::Study& study, double now) {
   if (study.state() != v1::STUDY_RUNNING) return "-";
+  if (study.planned_epochs() > 0) {
+    const std::optional<double> seconds = EtaSeconds(study, now);
+    return seconds ? FormatDuration(*seconds) : "?";
+  }
+  // A server without epoch counts: trials left over the completion rate.
   const int64_t done = DoneCount(study);
   const double elapsed = Elapsed(study, now);
   if (study.planned_trials() <= 0 || done <= 0 || elapsed <= 0) return "?";
@@ -140,19 +205,30 @@ std::string FormatEta(const v1::Study& study, double now) {
   return FormatDuration(std::max<int64_t>(0, study.planned_trials() - done) / rate);
 }
 
-std::vector<std::string> StudySummary(const v1::Study& study, double now) {
+std::vector<std::string> StudySummary(const v1::Study& study, double now,
+                                      const SummaryOptions& options) {
   std::vector<std::string> lines;
   lines.push_back("study " + std::to_string(study.study_id()) + " " + Quoted(study.name()) +
-                  "  " + StudyStateLabel(study.state()) + "  " + study.algorithm() + "  " +
+                  "  " + StudyOutcome(study) + "  " + AlgorithmLabel(study) + "  " +
                   Direction(study.direction()) + " " + study.objective_metric());
 
   const int64_t done = DoneCount(study);
+  std::string facts = DoneOfPlanned(study) + " done" + Percent(done, study.planned_trials()) +
+                      "  elapsed " + FormatDuration(Elapsed(study, now));
+  if (study.state() == v1::STUDY_RUNNING) {
+    facts += "  ETA " + (options.eta.empty() ? FormatEta(study, now) : options.eta);
+  }
   std::string progress = "progress  ";
-  if (study.planned_trials() > 0) progress += ProgressBar(done, study.planned_trials(), 30) + "  ";
-  progress += DoneOfPlanned(study) + " done" + Percent(done, study.planned_trials()) +
-              "  elapsed " + FormatDuration(Elapsed(study, now));
-  if (study.state() == v1::STUDY_RUNNING) progress += "  ETA " + FormatEta(study, now);
-  lines.push_back(progress);
+  if (study.planned_trials() > 0) {
+    // The bar takes what the line leaves of the terminal, 10 to 30 cells.
+    int bar = 30;
+    if (options.width > 0) {
+      const int rest = static_cast<int>(progress.size() + 4 + DisplayWidth(facts));
+      bar = std::clamp(options.width - 1 - rest, 10, 30);
+    }
+    progress += ProgressBar(done, study.planned_trials(), bar) + "  ";
+  }
+  lines.push_back(progress + facts);
 
   lines.push_back("trials    done " + std::to_string(done) +
                   " (completed " + std::to_string(TrialCount(study, v1::COMPLETED)) +
@@ -163,11 +239,24 @@ std::vector<std::string> StudySummary(const v1::Study& study, double now) {
                   "  pending " + std::to_string(TrialCount(study, v1::PENDING)) +
                   "  paused " + std::to_string(TrialCount(study, v1::PAUSED)));
 
+  if (OnlyFailures(study)) {
+    const int64_t failed = TrialCount(study, v1::FAILED);
+    std::string line = AllTrialsFailed(study)
+                           ? "failed    every trial failed (" + std::to_string(failed) + " of " +
+                                 std::to_string(TotalCount(study)) + ")"
+                           : "failed    every trial that ended so far failed (" +
+                                 std::to_string(failed) + ")";
+    if (!options.failure.empty()) line += "; " + options.failure;
+    lines.push_back(line);
+    lines.push_back("          tunectl trials " + std::to_string(study.study_id()) +
+                    " --state failed shows each reason");
+  }
+
   if (study.has_best()) {
     const v1::Trial& best = study.best_trial();
     lines.push_back("best      " + TrialValue(best) + "  trial " + std::to_string(best.trial_id()) +
                     " (number " + std::to_string(best.number()) + ")  " +
-                    FormatParams(best.params()));
+                    FormatParams(best.params(), /*short_floats=*/true));
     if (best.metrics_size() > 0) lines.push_back("          metrics " + Metrics(best.metrics()));
   } else {
     lines.push_back("best      - (no completed trial yet)");
@@ -209,31 +298,34 @@ std::string TrialLine(const v1::Trial& trial) {
   if (trial.state() == v1::FAILED && !trial.fail_reason().empty()) {
     line += "  reason: " + trial.fail_reason();
   }
-  if (trial.params_size() > 0) line += "  " + FormatParams(trial.params());
+  if (trial.params_size() > 0) line += "  " + FormatParams(trial.params(), /*short_floats=*/true);
   return line;
 }
 
-std::string StudyLine(const v1::Study& study, double now) {
+std::string StudyLine(const v1::Study& study, double now, const std::string& eta) {
   std::string line = "study " + std::to_string(study.study_id()) + " " +
-                     StudyStateLabel(study.state()) + "  " + DoneOfPlanned(study) + " done" +
+                     StudyOutcome(study) + "  " + DoneOfPlanned(study) + " done" +
                      "  running " + std::to_string(TrialCount(study, v1::RUNNING)) +
                      "  pending " + std::to_string(TrialCount(study, v1::PENDING)) +
                      "  paused " + std::to_string(TrialCount(study, v1::PAUSED)) +
                      "  failed " + std::to_string(TrialCount(study, v1::FAILED)) + "  " +
                      BestOf(study);
-  if (study.state() == v1::STUDY_RUNNING) line += "  ETA " + FormatEta(study, now);
+  if (study.state() == v1::STUDY_RUNNING) {
+    line += "  ETA " + (eta.empty() ? FormatEta(study, now) : eta);
+  }
+  if (AllTrialsFailed(study)) line += "  (every trial failed)";
   return line;
 }
 
-std::string EventLine(const v1::StudyEvent& event, double now) {
+std::string EventLine(const v1::StudyEvent& event, double now, const std::string& eta) {
   std::string line = FormatClock(now) + " ";
   switch (event.kind()) {
     case v1::StudyEvent::TRIAL_UPDATED:
       return line + TrialLine(event.trial());
     case v1::StudyEvent::STUDY_FINISHED:
-      return line + StudyLine(event.study(), now) + "  (finished)";
+      return line + StudyLine(event.study(), now, eta) + "  (finished)";
     default:
-      return line + StudyLine(event.study(), now);
+      return line + StudyLine(event.study(), now, eta);
   }
 }
 

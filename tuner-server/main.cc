@@ -14,6 +14,7 @@
 #include "spdlog/spdlog.h"
 #include "common/atomic_file.h"
 #include "common/secrets.h"
+#include "common/version.h"
 #include "tuner-server/tuner_server.h"
 
 namespace {
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   std::string port_file;
   std::string token_file;
   CLI::App app{"tuner-server: hyperparameter tuning studies over gRPC, stored in SQLite"};
+  app.set_version_flag("--version", std::string("tuner-server ") + TUNER_VERSION);
   app.add_option("--db", options.db_path, "SQLite file (created when missing)")
       ->envname("TUNER_DB")
       ->required();

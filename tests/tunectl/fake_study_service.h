@@ -5,10 +5,12 @@
 #define TUNER_TESTS_TUNECTL_FAKE_STUDY_SERVICE_H_
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "grpcpp/grpcpp.h"
@@ -79,10 +81,34 @@ class FakeStudyService final : public v1::StudyService::Service {
     studies_[4].set_spec_yaml("name: dup\n");
   }
 
-  // Events WatchStudy streams (then it ends the stream OK).
-  void SetWatchEvents(std::vector<v1::StudyEvent> events) {
+  // Events WatchStudy streams (then it ends the stream OK). With pause_s > 0 it waits that
+  // long, sending nothing, after the first pause_after events (a slow epoch).
+  void SetWatchEvents(std::vector<v1::StudyEvent> events, size_t pause_after = 0,
+                      double pause_s = 0) {
     std::lock_guard<std::mutex> lock(mu_);
     watch_events_ = std::move(events);
+    watch_pause_after_ = pause_after;
+    watch_pause_s_ = pause_s;
+  }
+  // A study of the test's own, with its trials (counts and best follow them).
+  void AddStudy(v1::Study study, const std::vector<v1::Trial>& trials) {
+    std::lock_guard<std::mutex> lock(mu_);
+    study.clear_trial_counts();
+    for (const v1::Trial& trial : trials) AddTrial(study, trial);
+    studies_[study.study_id()] = study;
+  }
+  // What ListWorkers answers.
+  void SetWorkers(std::vector<v1::Worker> workers) {
+    std::lock_guard<std::mutex> lock(mu_);
+    workers_ = std::move(workers);
+  }
+
+  grpc::Status ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* /*request*/,
+                           v1::ListWorkersResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    for (const v1::Worker& worker : workers_) *response->add_workers() = worker;
+    return grpc::Status::OK;
   }
   std::vector<v1::TrialState> last_state_filter() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -328,13 +354,27 @@ class FakeStudyService final : public v1::StudyService::Service {
   grpc::Status WatchStudy(grpc::ServerContext* context, const v1::WatchStudyRequest* request,
                           grpc::ServerWriter<v1::StudyEvent>* writer) override {
     std::vector<v1::StudyEvent> events;
+    size_t pause_after = 0;
+    double pause_s = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       Record(context);
       if (studies_.count(request->study_id()) == 0) return NotFound(request->study_id());
       events = watch_events_;
+      pause_after = watch_pause_after_;
+      pause_s = watch_pause_s_;
     }
-    for (const v1::StudyEvent& event : events) writer->Write(event);
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (i == pause_after && pause_s > 0) {
+        const auto until = std::chrono::steady_clock::now() +
+                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(pause_s));
+        while (std::chrono::steady_clock::now() < until && !context->IsCancelled()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+      }
+      writer->Write(events[i]);
+    }
     return grpc::Status::OK;
   }
 
@@ -402,6 +442,9 @@ class FakeStudyService final : public v1::StudyService::Service {
   std::map<int64_t, v1::Study> studies_;                 // guarded by mu_
   std::map<int64_t, std::vector<v1::Trial>> trials_;     // guarded by mu_
   std::vector<v1::StudyEvent> watch_events_;             // guarded by mu_
+  size_t watch_pause_after_ = 0;                         // guarded by mu_
+  double watch_pause_s_ = 0;                             // guarded by mu_
+  std::vector<v1::Worker> workers_;                      // guarded by mu_
   std::vector<v1::TrialState> last_state_filter_;        // guarded by mu_
   std::string last_spec_;                                // guarded by mu_
   std::vector<std::string> create_request_ids_;          // guarded by mu_
