@@ -42,9 +42,20 @@ std::string Shown(const std::string& text) {
 
 std::string Quoted(const std::string& text) { return absl::StrCat("\"", Shown(text), "\""); }
 
-// " (got X)" for a scalar, nothing for a list or a mapping.
+// " (got X)" for a scalar, nothing for a list or a mapping. A scalar written in quotes is
+// text however it reads: " (got \"4\", a quoted string; write 4 without quotes for a
+// number)", not a baffling " (got 4)" for a field that wants an integer.
 std::string Got(const YAML::Node& node, bool quoted = false) {
   if (!node.IsScalar()) return "";
+  if (!quoted && node.Tag() == "!") {
+    const YamlScalar plain = ReadScalar(YAML::Node(node.Scalar()));  // the text, unquoted
+    if (plain.kind == YamlScalar::Kind::kInt || plain.kind == YamlScalar::Kind::kFloat ||
+        plain.kind == YamlScalar::Kind::kBool) {
+      return absl::StrCat(" (got ", Quoted(node.Scalar()), ", a quoted string; write ",
+                          Shown(node.Scalar()), " without quotes)");
+    }
+    return absl::StrCat(" (got ", Quoted(node.Scalar()), ")");
+  }
   return absl::StrCat(" (got ", quoted ? Quoted(node.Scalar()) : Shown(node.Scalar()), ")");
 }
 

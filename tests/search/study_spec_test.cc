@@ -153,6 +153,13 @@ struct BadCase {
 
 TEST(ParseStudySpec, RefusesBadSpecsNamingTheField) {
   const std::vector<BadCase> cases = {
+      // A number in quotes is text: the message says so instead of "(got 4)".
+      {Minimal("{kind: random, max_trials: \"4\"}"),
+       "algorithm.max_trials: must be an integer >= 1 and <= 100000 (got \"4\", a quoted "
+       "string; write 4 without quotes)"},
+      {Minimal("{kind: random, max_trials: 3}", "{x: {type: int, min: '1', max: 8}}"),
+       "search_space.x.min: must be an integer (got \"1\", a quoted string; write 1 without "
+       "quotes)"},
       {Minimal("{kind: random, max_trials: 3}",
                "{dropout: {type: float, min: 0.2, max: 0.5, step: -0.1}}"),
        "search_space.dropout.step: must be > 0"},
