@@ -121,9 +121,9 @@ void Run::BeginStop(CommandRunResult::Stop kind, const std::string& why) {
   const double grace = config_.grace_seconds;
   switch (kind) {
     case CommandRunResult::Stop::kBudget:
-      // Its last epoch is done: it should exit by itself; signals only if it does not.
-      term_at_ = After(grace);
-      kill_at_ = After(2 * grace);
+      // Its last epoch is done and it should exit by itself: signals only if it does not.
+      term_at_ = After(grace / 2);
+      kill_at_ = After(grace);
       break;
     case CommandRunResult::Stop::kAnswer:
       // A program that reads TUNER_REPLY_FD got `stop` and may finish its write first.
@@ -134,7 +134,7 @@ void Run::BeginStop(CommandRunResult::Stop kind, const std::string& why) {
       term_at_ = Clock::now();
       kill_at_ = After(grace);
   }
-  spdlog::info("trial {} execution {}: stopping the program ({})", a_.trial_id, spec_.execution,
+  spdlog::info("study {} trial {} execution {}: stopping the program ({})", a_.study_id, a_.trial_id, spec_.execution,
                why);
 }
 
@@ -165,9 +165,9 @@ void Run::Send(int epoch, const std::map<std::string, double>& metrics, bool via
   if (epoch <= a_.start_epoch) {
     // A program that cannot resume trains from epoch 1 again: those epochs are already stored.
     if (result.skipped_resumed_epochs++ == 0) {
-      spdlog::warn("trial {}: the program reported epoch {} again although TUNER_START_EPOCH is "
-                   "{}; epochs up to {} are not reported twice",
-                   a_.trial_id, epoch, a_.start_epoch, a_.start_epoch);
+      spdlog::warn("study {} trial {}: the program reported epoch {} again although "
+                   "TUNER_START_EPOCH is {}; epochs up to {} are not reported twice",
+                   a_.study_id, a_.trial_id, epoch, a_.start_epoch, a_.start_epoch);
     }
     Reply(via_fd, true);
     return;
@@ -193,12 +193,14 @@ void Run::Send(int epoch, const std::map<std::string, double>& metrics, bool via
   report.metrics = Acceptable(metrics, objective);
   report.value = report.metrics.at(objective);
   last_epoch_ = epoch;
-  if (!context_.ReportEpoch(report)) {
+  const bool go_on = context_.ReportEpoch(report);
+  // Answered stop or not, the server has it: the epoch is done (a pruned trial keeps it).
+  result.reports.push_back(report);
+  if (!go_on) {
     BeginStop(CommandRunResult::Stop::kAnswer, absl::StrCat("stop after epoch ", epoch));
     Reply(via_fd, false);
     return;
   }
-  result.reports.push_back(report);
   if (epoch == a_.budget_epochs) {
     BeginStop(CommandRunResult::Stop::kBudget,
               absl::StrCat("TUNER_BUDGET_EPOCHS ", a_.budget_epochs, " reached"));
@@ -325,7 +327,7 @@ absl::StatusOr<CommandRunResult> RunCommand(const TrialAssignment& a, const Comm
       ChildProcess::Spawn(spec.program, spec.argv, spec.env, spec.workdir);
   if (!spawned.ok()) return spawned.status();
   ChildProcess& child = **spawned;
-  spdlog::info("trial {} execution {}: started {} (pid {})", a.trial_id, spec.execution,
+  spdlog::info("study {} trial {} execution {}: started {} (pid {})", a.study_id, a.trial_id, spec.execution,
                spec.program, child.pid());
   Run run(a, config, parser, spec, child, context);
   LineBuffer out_lines, err_lines, report_lines;

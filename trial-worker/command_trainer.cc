@@ -285,9 +285,9 @@ absl::StatusOr<TrainResult> CommandTrainer::Train(const TrialAssignment& a,
   result.epochs_done = epochs_done;
   if (!a.checkpoint_out_path.empty() && !stopped) {
     if (!HasFiles(root / "checkpoint")) {
-      spdlog::info("trial {}: the program wrote nothing in TUNER_CHECKPOINT_DIR; a promotion "
-                   "will start it from epoch 1",
-                   a.trial_id);
+      spdlog::info("study {} trial {}: the program wrote nothing in TUNER_CHECKPOINT_DIR; a "
+                   "promotion will start it from epoch 1",
+                   a.study_id, a.trial_id);
       return result;
     }
     if (absl::Status s = WriteFileAtomically((root / "checkpoint" / kReportsFile).string(),
@@ -302,7 +302,7 @@ absl::StatusOr<TrainResult> CommandTrainer::Train(const TrialAssignment& a,
           absl::StrCat("TUNER_CHECKPOINT_DIR: ", packed.status().message()));
     }
     for (const std::string& skipped : packed->skipped) {
-      spdlog::warn("trial {}: not in the checkpoint: {}", a.trial_id, skipped);
+      spdlog::warn("study {} trial {}: not in the checkpoint: {}", a.study_id, a.trial_id, skipped);
     }
     result.checkpoint_written = true;
   }

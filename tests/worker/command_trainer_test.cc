@@ -147,7 +147,7 @@ for epoch in range(1, 10):
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(ctx.reports.size(), 3u);
   EXPECT_TRUE(result->stopped);
-  EXPECT_EQ(result->epochs_done, 2);  // the stopped report is not counted as done
+  EXPECT_EQ(result->epochs_done, 3);  // the report answered stop is stored: epoch 3 is done
   EXPECT_EQ(Read(tmp_.File("marker")), "stopped cleanly after 3");
   EXPECT_THAT(StdoutLog(), HasSubstr("answer 1 continue"));
   EXPECT_THAT(StdoutLog(), HasSubstr("answer 3 stop"));
