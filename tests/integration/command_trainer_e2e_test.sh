@@ -131,7 +131,7 @@ for trial in pruned:
     took = (done[0] - stop[0]).total_seconds()
     # It ignores SIGTERM, so only the SIGKILL at grace_seconds ends it: 1 s, plus slack for a
     # loaded machine (the completion RPC comes after it).
-    assert 0.9 <= took <= 1.0 + 1.5, ("grace_seconds is 1 but the stop took %.2f s" % took, trial)
+    assert 0.9 <= took <= 1.0 + 3.0, ("grace_seconds is 1 but the stop took %.2f s" % took, trial)
     print("B: trial %d pruned; its program (which ignores SIGTERM) and its child were gone %.2f s "
           "after the stop (grace_seconds 1)" % (trial, took))
 
