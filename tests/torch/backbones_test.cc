@@ -1,5 +1,6 @@
 // The small backbones' shapes, and which parameters train when the backbone is frozen or
 // partly unfrozen.
+#include <algorithm>
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -13,13 +14,18 @@ namespace {
 
 TEST(Backbones, EveryBackboneMapsImagesToItsFeatureDim) {
   torch::NoGradGuard no_grad;
-  for (const std::string& name : TorchBackboneNames()) {
-    absl::StatusOr<std::shared_ptr<BackboneImpl>> backbone = MakeBackbone(name, 32);
+  for (const BackboneInfo& info : TorchBackbones()) {
+    const std::string& name = info.name;
+    // The smallest input each accepts (32 px for most), so every size check is exercised.
+    const int64_t size = std::max<int64_t>(32, info.min_input_size);
+    absl::StatusOr<std::shared_ptr<BackboneImpl>> backbone = MakeBackbone(name, size);
     ASSERT_TRUE(backbone.ok()) << name << ": " << backbone.status();
     (*backbone)->eval();
-    torch::Tensor features = (*backbone)->Features(torch::randn({2, 3, 32, 32}));
+    torch::Tensor features = (*backbone)->Features(torch::randn({2, 3, size, size}));
     EXPECT_EQ(features.sizes(), (std::vector<int64_t>{2, (*backbone)->feature_dim()})) << name;
+    if (info.feature_dim > 0) EXPECT_EQ((*backbone)->feature_dim(), info.feature_dim) << name;
     EXPECT_FALSE((*backbone)->Stages().empty()) << name;
+    EXPECT_EQ((*backbone)->StageNames().size(), (*backbone)->Stages().size()) << name;
   }
 }
 
@@ -27,6 +33,9 @@ TEST(Backbones, TooSmallInputIsInvalidArgument) {
   absl::StatusOr<std::shared_ptr<BackboneImpl>> backbone = MakeBackbone("vgg_bn", 28);
   EXPECT_EQ(backbone.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(backbone.status().message().find("trainer.input_size"), std::string::npos);
+  backbone = MakeBackbone("inception_v3", 74);
+  EXPECT_EQ(backbone.status().message(),
+            "trainer.input_size: inception_v3 needs >= 75 pixels (got 74)");
 }
 
 // A snapshot of a module's parameters.

@@ -56,7 +56,9 @@ TEST_F(TorchTrainerTest, UnknownBackboneIsInvalidArgumentListingTheAllowedOnes) 
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(result.status().message(),
             "trainer.backbone.name: unknown backbone \"x\" (allowed: resnet50, lenet5, vgg_bn, "
-            "resnet18_cifar, small_cnn)");
+            "resnet18_cifar, small_cnn, resnet18, resnet34, resnet101, resnet152, vgg16_bn, "
+            "mobilenet_v2, densenet121, efficientnet_b0, efficientnet_b1, efficientnet_b2, "
+            "googlenet, inception_v3)");
 }
 
 TEST_F(TorchTrainerTest, UnknownKeyAndBadParamAreInvalidArgument) {

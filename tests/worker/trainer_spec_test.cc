@@ -9,6 +9,7 @@
 
 #include "search/study_spec.h"
 #include "tests/testing/test_server.h"
+#include "trial-worker/training/torch_config.h"
 #include "trial-worker/training/trainer_spec.h"
 
 namespace tuner::worker {
@@ -113,6 +114,102 @@ TEST(TrainerSpec, EveryShippedExamplePasses) {
     ++checked;
   }
   EXPECT_GE(checked, 10);
+}
+
+// trainer.backbone.name: {param: backbone}: one study compares backbones, each value checked
+// against the trainer at CreateStudy.
+std::string BackboneChoiceSpec(const std::string& values, const std::string& backbone_extra = "",
+                               const std::string& trainer_extra = "") {
+  return TorchSpec("{metric: val_accuracy}",
+                   "  backbone: {name: {param: backbone}" + backbone_extra + "}\n" + trainer_extra,
+                   "  backbone: {type: choice, values: [" + values + "]}\n");
+}
+
+TEST(TrainerSpec, ABackboneChoiceParamPassesWithWeightsPerBackbone) {
+  EXPECT_TRUE(Validate(BackboneChoiceSpec("resnet18, mobilenet_v2, efficientnet_b0",
+                                          ", weights: {resnet18: /w/resnet18.pth}"))
+                  .ok())
+      << Validate(BackboneChoiceSpec("resnet18, mobilenet_v2, efficientnet_b0",
+                                     ", weights: {resnet18: /w/resnet18.pth}"));
+  EXPECT_TRUE(Validate(BackboneChoiceSpec("inception_v3, googlenet", "", "  input_size: 75\n")).ok());
+}
+
+TEST(TrainerSpec, ABadBackboneChoiceIsRefusedNamingTheFieldOrTheValue) {
+  ExpectRefused(BackboneChoiceSpec("resnet18, resnet51"), "search_space.backbone",
+                "unknown backbone \"resnet51\" (the value of param backbone)");
+  // inception_v3 needs 75 px; the default input_size is 32.
+  ExpectRefused(BackboneChoiceSpec("resnet18, inception_v3"), "search_space.backbone",
+                "trainer.input_size: inception_v3 needs >= 75 pixels (got 32)");
+  ExpectRefused(TorchSpec("{metric: val_accuracy}", "  backbone: {name: {param: arch}}\n"),
+                "trainer.backbone.name", "names param \"arch\", which search_space does not");
+  ExpectRefused(TorchSpec("{metric: val_accuracy}", "  backbone: {name: {param: units}}\n"),
+                "trainer.backbone.name", "param \"units\" must be a choice of backbone names");
+  ExpectRefused(TorchSpec("{metric: val_accuracy}", "  backbone: {name: {parm: units}}\n"),
+                "trainer.backbone.name.parm", "unknown key");
+  ExpectRefused(BackboneChoiceSpec("resnet18, googlenet", ", weights: {resnet51: /w.pth}"),
+                "trainer.backbone.weights.resnet51", "unknown backbone");
+  ExpectRefused(BackboneChoiceSpec("resnet18, lenet5", ", weights: {lenet5: /w.pth}"),
+                "trainer.backbone.weights.lenet5", "trains from scratch");
+  ExpectRefused(TorchSpec("{metric: val_accuracy}", "  backbone: {name: lenet5, weights: /w.pth}\n"),
+                "trainer.backbone.weights", "lenet5 trains from scratch");
+}
+
+TEST(TrainerSpec, BadPreprocessingIsRefusedByName) {
+  ExpectRefused(TorchSpec("{metric: val_accuracy}", "  preprocessing: {mean: [0.5, 0.5]}\n"),
+                "trainer.preprocessing.mean", "three numbers");
+  ExpectRefused(TorchSpec("{metric: val_accuracy}", "  preprocessing: {std: [0.5, 0, 0.5]}\n"),
+                "trainer.preprocessing.std", "each > 0");
+  ExpectRefused(TorchSpec("{metric: val_accuracy}",
+                          "  preprocessing: {interpolation: nearest}\n"),
+                "trainer.preprocessing.interpolation", "bilinear, bicubic");
+  ExpectRefused(TorchSpec("{metric: val_accuracy}", "  preprocessing: {center_crop: 1.5}\n"),
+                "trainer.preprocessing.center_crop");
+  ExpectRefused(TorchSpec("{metric: val_accuracy}", "  preprocessing: {resize: 256}\n"),
+                "trainer.preprocessing.resize", "unknown key");
+}
+
+TEST(TorchConfig, TheTrialsBackboneBringsItsWeightsAndTorchvisionPreprocessing) {
+  const nlohmann::json trainer = nlohmann::json::parse(R"({
+      "kind": "torch", "dataset": {"name": "cifar10", "path": "/d"},
+      "backbone": {"name": {"param": "backbone"},
+                   "weights": {"googlenet": "/w/googlenet.pth", "resnet18": "/w/r18.pth"}}})");
+  const auto parse = [&](const std::string& backbone) {
+    return torchtrainer::ParseTorchTrainerConfig(trainer, {{"backbone", backbone}});
+  };
+  absl::StatusOr<torchtrainer::TorchTrainerConfig> c = parse("googlenet");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->backbone.name, "googlenet");
+  EXPECT_EQ(c->backbone.name_param, "backbone");
+  EXPECT_EQ(c->backbone.weights, "/w/googlenet.pth");
+  EXPECT_TRUE(c->backbone.freeze);
+  // torchvision's transform_input, folded into the normalisation.
+  EXPECT_EQ(c->preprocessing.mean, (std::array<double, 3>{0.5, 0.5, 0.5}));
+  EXPECT_EQ(c->preprocessing.std, (std::array<double, 3>{0.5, 0.5, 0.5}));
+  c = parse("efficientnet_b0");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->backbone.weights, "");  // not in the mapping: random init
+  EXPECT_EQ(c->preprocessing.interpolation, "bicubic");
+  EXPECT_EQ(c->preprocessing.mean, (std::array<double, 3>{0.485, 0.456, 0.406}));
+  EXPECT_EQ(c->preprocessing.center_crop, 1.0);
+  EXPECT_EQ(torchtrainer::TorchTrainerParamRefs(trainer), std::vector<std::string>{"backbone"});
+  EXPECT_EQ(torchtrainer::ParseTorchTrainerConfig(trainer, {}).status().message(),
+            "trainer.backbone.name: names param \"backbone\", which the trial does not have "
+            "(add a choice param of backbone names)");
+
+  // The spec's preprocessing overrides the backbone's, field by field.
+  nlohmann::json custom = trainer;
+  custom["preprocessing"] = {{"mean", {0.1, 0.2, 0.3}}, {"center_crop", 0.875}};
+  c = torchtrainer::ParseTorchTrainerConfig(custom, {{"backbone", std::string("efficientnet_b0")}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->preprocessing.mean, (std::array<double, 3>{0.1, 0.2, 0.3}));
+  EXPECT_EQ(c->preprocessing.std, (std::array<double, 3>{0.229, 0.224, 0.225}));
+  EXPECT_EQ(c->preprocessing.interpolation, "bicubic");
+  EXPECT_EQ(c->preprocessing.center_crop, 0.875);
+
+  // The small backbones train from scratch by default.
+  c = parse("lenet5");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->backbone.freeze);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "trial-worker/torch/batch_transform.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -21,8 +23,11 @@ torch::Tensor BatchTransform::Apply(const torch::Tensor& images, bool augment,
   torch::Tensor x = images.to(torch::kFloat).div_(255.0f);
   if (x.size(1) == 1) x = x.expand({b, 3, x.size(2), x.size(3)});
   const bool affine = augment && (augment_.rotation > 0 || augment_.shift > 0 || augment_.hflip);
+  const bool bicubic = preprocessing_.interpolation == "bicubic";
+  const double crop = preprocessing_.center_crop;
   if (affine) {
-    // One affine resample per image: rotation, translation, flip, and the resize to s.
+    // One affine resample per image: rotation, translation, flip, the centre crop and the
+    // resize to s.
     constexpr double kPi = 3.14159265358979323846;
     std::uniform_real_distribution<double> unit(-1.0, 1.0);
     std::bernoulli_distribution flip(0.5);
@@ -33,33 +38,49 @@ torch::Tensor BatchTransform::Apply(const torch::Tensor& images, bool augment,
       const double ty = 2.0 * augment_.shift * unit(rng);
       const double sx = augment_.hflip && flip(rng) ? -1.0 : 1.0;
       float* t = &theta[static_cast<size_t>(i) * 6];
-      t[0] = static_cast<float>(std::cos(angle) * sx);
-      t[1] = static_cast<float>(-std::sin(angle));
+      t[0] = static_cast<float>(std::cos(angle) * sx * crop);
+      t[1] = static_cast<float>(-std::sin(angle) * crop);
       t[2] = static_cast<float>(tx);
-      t[3] = static_cast<float>(std::sin(angle) * sx);
-      t[4] = static_cast<float>(std::cos(angle));
+      t[3] = static_cast<float>(std::sin(angle) * sx * crop);
+      t[4] = static_cast<float>(std::cos(angle) * crop);
       t[5] = static_cast<float>(ty);
     }
     torch::Tensor t = torch::from_blob(theta.data(), {b, 2, 3}).clone();
     torch::Tensor grid = torch::nn::functional::affine_grid(t, {b, 3, s, s}, false);
-    // Border padding repeats edge pixels, like Keras' fill_mode="nearest".
-    x = torch::nn::functional::grid_sample(
-        x, grid,
-        torch::nn::functional::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(
-            torch::kBorder).align_corners(false));
-  } else if (x.size(2) != s || x.size(3) != s) {
-    x = torch::nn::functional::interpolate(
-        x, torch::nn::functional::InterpolateFuncOptions()
-               .size(std::vector<int64_t>{s, s})
-               .mode(torch::kBilinear)
-               .align_corners(false));
+    // Border padding (1) repeats edge pixels, like Keras' fill_mode="nearest"; interpolation
+    // 0 bilinear, 2 bicubic (the C++ options know only bilinear and nearest).
+    x = torch::grid_sampler(x, grid, bicubic ? 2 : 0, /*padding_mode=*/1,
+                            /*align_corners=*/false);
   } else {
-    x = x.contiguous();
+    if (crop < 1.0) {
+      // torchvision's CenterCrop after its Resize, as a fraction of each side.
+      const int64_t h = std::max<int64_t>(1, std::llround(x.size(2) * crop));
+      const int64_t w = std::max<int64_t>(1, std::llround(x.size(3) * crop));
+      x = x.slice(2, (x.size(2) - h) / 2, (x.size(2) - h) / 2 + h)
+              .slice(3, (x.size(3) - w) / 2, (x.size(3) - w) / 2 + w);
+    }
+    if (x.size(2) != s || x.size(3) != s) {
+      auto options = torch::nn::functional::InterpolateFuncOptions()
+                         .size(std::vector<int64_t>{s, s})
+                         .align_corners(false);
+      if (bicubic) {
+        options.mode(torch::kBicubic);
+      } else {
+        options.mode(torch::kBilinear);
+      }
+      x = torch::nn::functional::interpolate(x, options);
+    } else {
+      x = x.contiguous();
+    }
   }
-  static const float kMean[3] = {0.485f, 0.456f, 0.406f};
-  static const float kStd[3] = {0.229f, 0.224f, 0.225f};
-  torch::Tensor mean = torch::from_blob(const_cast<float*>(kMean), {1, 3, 1, 1});
-  torch::Tensor std = torch::from_blob(const_cast<float*>(kStd), {1, 3, 1, 1});
+  const std::array<double, 3>& m = preprocessing_.mean;
+  const std::array<double, 3>& d = preprocessing_.std;
+  torch::Tensor mean = torch::tensor({static_cast<float>(m[0]), static_cast<float>(m[1]),
+                                      static_cast<float>(m[2])})
+                           .view({1, 3, 1, 1});
+  torch::Tensor std = torch::tensor({static_cast<float>(d[0]), static_cast<float>(d[1]),
+                                     static_cast<float>(d[2])})
+                          .view({1, 3, 1, 1});
   x = (x - mean) / std;
   if (augment && augment_.cutout > 0) {
     const int64_t side = std::min(augment_.cutout, s);

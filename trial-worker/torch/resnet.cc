@@ -10,19 +10,6 @@ nn::Conv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t
       nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
 }
 
-// torchvision's initialisation: kaiming normal (fan_out) convs, BN weight 1 / bias 0.
-void InitWeights(nn::Module& module) {
-  torch::NoGradGuard no_grad;
-  for (auto& m : module.modules(/*include_self=*/false)) {
-    if (auto* conv = m->as<nn::Conv2d>()) {
-      nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
-      nn::init::ones_(bn->weight);
-      nn::init::zeros_(bn->bias);
-    }
-  }
-}
-
 nn::Sequential Downsample(int64_t in, int64_t out, int64_t stride) {
   if (stride == 1 && in == out) return nullptr;
   return nn::Sequential(Conv(in, out, 1, stride, 0), nn::BatchNorm2d(out));
@@ -74,7 +61,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   layer4 = register_module("layer4", MakeLayer(512, options.layers.at(3), 2));
   feature_dim_ = in_planes_;
   if (options.num_classes > 0) fc = register_module("fc", nn::Linear(feature_dim_, options.num_classes));
-  InitWeights(*this);
+  InitConvBatchNorm(*this);
 }
 
 nn::Sequential ResNetImpl::MakeLayer(int64_t planes, int64_t blocks, int64_t stride) {
@@ -114,6 +101,25 @@ std::vector<std::shared_ptr<torch::nn::Module>> ResNetImpl::Stages() {
 ResNetOptions ResNet50Options(int64_t num_classes) {
   ResNetOptions options;
   options.num_classes = num_classes;
+  return options;
+}
+
+std::optional<ResNetOptions> TorchvisionResNetOptions(const std::string& name,
+                                                      int64_t num_classes) {
+  ResNetOptions options;
+  options.num_classes = num_classes;
+  if (name == "resnet18") {
+    options.bottleneck = false;
+    options.layers = {2, 2, 2, 2};
+  } else if (name == "resnet34") {
+    options.bottleneck = false;
+  } else if (name == "resnet101") {
+    options.layers = {3, 4, 23, 3};
+  } else if (name == "resnet152") {
+    options.layers = {3, 8, 36, 3};
+  } else if (name != "resnet50") {
+    return std::nullopt;
+  }
   return options;
 }
 

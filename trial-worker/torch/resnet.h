@@ -1,10 +1,13 @@
 // ResNet with torchvision's module and parameter names (conv1, bn1, layer1.0.conv1, ...,
 // layer4.2.bn3, layerN.0.downsample.0/1, fc), so a torchvision state dict loads by name.
-// ResNet50 is torchvision's resnet50 (v1.5: stride on the 3x3 conv); ResNet18Cifar is the
-// CIFAR variant with a 3x3 stride-1 stem and no max pool.
+// One implementation for torchvision's resnet18/34 (BasicBlock) and resnet50/101/152
+// (Bottleneck, v1.5: stride on the 3x3 conv); ResNet18Cifar is the CIFAR variant with a 3x3
+// stride-1 stem and no max pool.
 #ifndef TUNER_TRIAL_WORKER_TORCH_RESNET_H_
 #define TUNER_TRIAL_WORKER_TORCH_RESNET_H_
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -74,6 +77,9 @@ class ResNetImpl : public BackboneImpl {
 TORCH_MODULE(ResNet);
 
 ResNetOptions ResNet50Options(int64_t num_classes = 1000);
+// torchvision's resnet18, resnet34, resnet50, resnet101 or resnet152; nullopt for other names.
+std::optional<ResNetOptions> TorchvisionResNetOptions(const std::string& name,
+                                                      int64_t num_classes = 1000);
 ResNetOptions ResNet18CifarOptions();
 
 }  // namespace tuner::worker::torchtrainer

@@ -328,13 +328,16 @@ absl::Status LoadStateDict(torch::nn::Module& module, const StateDict& state,
                            const std::string& path,
                            const std::vector<std::string>& ignored_prefixes) {
   std::map<std::string, torch::Tensor> targets;
+  std::vector<std::string> order;  // the module's, so "missing" names the first one first
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
     targets[item.key()] = item.value();
+    order.push_back(item.key());
   }
   std::set<std::string> buffers;
   for (const auto& item : module.named_buffers(/*recurse=*/true)) {
     targets[item.key()] = item.value();
     buffers.insert(item.key());
+    order.push_back(item.key());
   }
   std::vector<std::string> problems;
   std::set<std::string> seen;
@@ -356,7 +359,7 @@ absl::Status LoadStateDict(torch::nn::Module& module, const StateDict& state,
     }
     seen.insert(name);
   }
-  for (const auto& [name, tensor] : targets) {
+  for (const std::string& name : order) {
     // BatchNorm's step counter is absent from files written before torch 0.4.1 and by some
     // converters; python's BatchNorm loading tolerates that and so do we (the module keeps
     // its own). It only matters for momentum=None, which torchvision's models do not use.

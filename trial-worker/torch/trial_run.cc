@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/sha256.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -58,7 +59,8 @@ absl::StatusOr<std::shared_ptr<BackboneImpl>> TrialRun::NewBackbone(uint64_t ini
       MakeBackbone(config_.backbone.name, config_.input_size);
   if (!backbone.ok()) return backbone.status();
   if (weights_) {
-    if (absl::Status s = LoadStateDict(**backbone, *weights_, config_.backbone.weights, {"fc."});
+    if (absl::Status s = LoadTorchvisionWeights(**backbone, config_.backbone.name, *weights_,
+                                                config_.backbone.weights);
         !s.ok()) {
       return s;
     }
@@ -103,7 +105,8 @@ absl::Status TrialRun::Prepare() {
   absl::StatusOr<DatasetSplits> data = LoadSplits(config_.dataset);
   if (!data.ok()) return data.status();
   data_ = std::move(*data);
-  transform_ = std::make_unique<BatchTransform>(config_.augmentation, config_.input_size);
+  transform_ = std::make_unique<BatchTransform>(config_.augmentation, config_.input_size,
+                                              config_.preprocessing);
 
   if (!config_.backbone.weights.empty()) {
     absl::StatusOr<StateDict> weights = ReadStateDictFile(config_.backbone.weights);
@@ -158,13 +161,16 @@ absl::Status TrialRun::Prepare() {
 std::string TrialRun::CacheKey(const std::string& split, const std::string& view) const {
   const DatasetConfig& d = config_.dataset;
   const AugmentConfig& g = config_.augmentation;
+  const PreprocessConfig& p = config_.preprocessing;
   std::error_code ec;
   const std::string path = std::filesystem::weakly_canonical(d.path, ec).string();
   return absl::StrCat("tuner-features-1|weights=", weights_id_, "|backbone=",
                       config_.backbone.name, "|dataset=", d.name, "|path=", path, "|label=",
                       d.label, "|val_fraction=", d.val_fraction, "|split_seed=", d.split_seed,
                       "|limit_train=", d.limit_train, "|limit_val=", d.limit_val, "|input=",
-                      config_.input_size, "|split=", split, "|view=", view, "|aug=",
+                      config_.input_size, "|mean=", absl::StrJoin(p.mean, ","), "|std=",
+                      absl::StrJoin(p.std, ","), "|interpolation=", p.interpolation,
+                      "|center_crop=", p.center_crop, "|split=", split, "|view=", view, "|aug=",
                       view.empty() ? std::string("none")
                                    : absl::StrCat(g.rotation, ",", g.shift, ",", g.hflip, ",",
                                                   g.cutout));

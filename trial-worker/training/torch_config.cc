@@ -136,27 +136,113 @@ absl::Status ParseDataset(const Section& d, DatasetConfig* out) {
   return absl::OkStatus();
 }
 
-absl::Status ParseBackbone(const Section& b, BackboneConfig* out) {
+// trainer.backbone.name: a backbone's name, or {param: P} naming a choice param of the
+// search space whose value (in `params`) is the name.
+absl::Status ParseBackboneName(const Section& b, const search::Params& params,
+                               BackboneConfig* out) {
+  const nlohmann::json* v = b.Find("name");
+  if (v != nullptr && v->is_object()) {
+    const Section ref = b.Child("name");
+    TUNER_RETURN_IF_ERROR(ref.CheckKeys({"param"}));
+    TUNER_RETURN_IF_ERROR(ref.String("param", {}, &out->name_param));
+    if (out->name_param.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ref.Field("param"), ": required (the choice param naming the backbone)"));
+    }
+    auto it = params.find(out->name_param);
+    if (it == params.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          b.Field("name"), ": names param \"", out->name_param,
+          "\", which the trial does not have (add a choice param of backbone names)"));
+    }
+    const auto* value = std::get_if<std::string>(&it->second);
+    if (value == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          b.Field("name"), ": param \"", out->name_param,
+          "\" must be a choice of backbone names (got ",
+          search::ParamValueToString(it->second), ")"));
+    }
+    out->name = *value;
+  } else {
+    TUNER_RETURN_IF_ERROR(b.String("name", {}, &out->name));
+  }
+  if (FindTorchBackbone(out->name) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        b.Field("name"), ": unknown backbone \"", out->name, "\"",
+        out->name_param.empty() ? "" : absl::StrCat(" (the value of param ", out->name_param, ")"),
+        " (allowed: ", absl::StrJoin(TorchBackboneNames(), ", "), ")"));
+  }
+  return absl::OkStatus();
+}
+
+// trainer.backbone.weights: one file, or {backbone name: file} (a backbone missing from the
+// mapping starts from random init).
+absl::Status ParseBackboneWeights(const Section& b, BackboneConfig* out) {
+  const nlohmann::json* v = b.Find("weights");
+  if (v == nullptr) return absl::OkStatus();
+  const BackboneInfo* info = FindTorchBackbone(out->name);
+  if (v->is_object()) {
+    const Section files = b.Child("weights");
+    for (const auto& item : v->items()) {
+      const BackboneInfo* keyed = FindTorchBackbone(item.key());
+      if (keyed == nullptr || !keyed->torchvision) {
+        std::vector<std::string> loadable;
+        for (const BackboneInfo& i : TorchBackbones()) {
+          if (i.torchvision) loadable.push_back(i.name);
+        }
+        return absl::InvalidArgumentError(absl::StrCat(
+            files.Field(item.key()), ": ", keyed == nullptr ? "unknown backbone" : "trains from scratch",
+            " (backbones that load weights: ", absl::StrJoin(loadable, ", "), ")"));
+      }
+      std::string file;
+      TUNER_RETURN_IF_ERROR(files.String(item.key(), {}, &file));
+      if (item.key() == out->name) out->weights = file;
+    }
+    return absl::OkStatus();
+  }
+  TUNER_RETURN_IF_ERROR(b.String("weights", {}, &out->weights));
+  if (!out->weights.empty() && !info->torchvision) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        b.Field("weights"), ": ", out->name,
+        " trains from scratch (only the torchvision backbones load weights)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseBackbone(const Section& b, const search::Params& params, BackboneConfig* out) {
   TUNER_RETURN_IF_ERROR(b.CheckKeys(
       {"name", "weights", "freeze", "unfreeze_stages", "backbone_lr_scale", "lr_scale"}));
-  TUNER_RETURN_IF_ERROR(b.String("name", {}, &out->name));
-  const std::vector<std::string>& names = TorchBackboneNames();
-  if (std::find(names.begin(), names.end(), out->name) == names.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(b.Field("name"), ": unknown backbone \"",
-                                                   out->name, "\" (allowed: ",
-                                                   absl::StrJoin(names, ", "), ")"));
-  }
-  out->freeze = out->name == "resnet50";
-  TUNER_RETURN_IF_ERROR(b.String("weights", {}, &out->weights));
+  TUNER_RETURN_IF_ERROR(ParseBackboneName(b, params, out));
+  out->freeze = FindTorchBackbone(out->name)->torchvision;
+  TUNER_RETURN_IF_ERROR(ParseBackboneWeights(b, out));
   TUNER_RETURN_IF_ERROR(b.Bool("freeze", &out->freeze));
   TUNER_RETURN_IF_ERROR(b.Integer("unfreeze_stages", 0, 100, &out->unfreeze_stages));
   TUNER_RETURN_IF_ERROR(b.Number("lr_scale", 0, 1000, &out->lr_scale));
   TUNER_RETURN_IF_ERROR(b.Number("backbone_lr_scale", 0, 1000, &out->lr_scale));
-  if (!out->weights.empty() && out->name != "resnet50") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        b.Field("weights"), ": only resnet50 loads weights; ", out->name,
-        " trains from scratch"));
+  return absl::OkStatus();
+}
+
+// trainer.preprocessing: overrides of the backbone's torchvision preprocessing.
+absl::Status ParsePreprocessing(const Section& p, PreprocessConfig* out) {
+  TUNER_RETURN_IF_ERROR(p.CheckKeys({"mean", "std", "interpolation", "center_crop"}));
+  for (const char* key : {"mean", "std"}) {
+    const nlohmann::json* v = p.Find(key);
+    if (v == nullptr) continue;
+    std::array<double, 3>& target = std::string(key) == "mean" ? out->mean : out->std;
+    const double min = std::string(key) == "mean" ? -1e6 : 1e-6;
+    bool ok = v->is_array() && v->size() == 3;
+    for (size_t i = 0; ok && i < 3; ++i) {
+      ok = (*v)[i].is_number() && (*v)[i].get<double>() >= min && (*v)[i].get<double>() <= 1e6;
+      if (ok) target[i] = (*v)[i].get<double>();
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          p.Field(key), ": must be three numbers (R, G, B on the 0..1 scale",
+          std::string(key) == "std" ? ", each > 0" : "", "; got ", v->dump(), ")"));
+    }
   }
+  TUNER_RETURN_IF_ERROR(p.String("interpolation", {"bilinear", "bicubic"}, &out->interpolation));
+  TUNER_RETURN_IF_ERROR(p.Number("center_crop", 0.05, 1.0, &out->center_crop));
   return absl::OkStatus();
 }
 
@@ -196,15 +282,76 @@ absl::Status ParamNumber(const search::Params& params, const std::string& name, 
 
 }  // namespace
 
+const std::vector<BackboneInfo>& TorchBackbones() {
+  constexpr std::array<double, 3> kImageNetMean{0.485, 0.456, 0.406};
+  constexpr std::array<double, 3> kImageNetStd{0.229, 0.224, 0.225};
+  // googlenet and inception_v3 with torchvision's weights run with transform_input, which
+  // maps ImageNet-normalised input to (x - 0.5) / 0.5: the same as normalising with 0.5 / 0.5.
+  constexpr std::array<double, 3> kHalf{0.5, 0.5, 0.5};
+  const auto tv = [&](std::string name, int64_t features, int64_t min_input, int64_t crop,
+                      int64_t resize, std::string interpolation,
+                      std::vector<std::string> heads, bool half = false) {
+    return BackboneInfo{std::move(name), features,      min_input,
+                        true,            crop,          resize,
+                        std::move(interpolation), half ? kHalf : kImageNetMean,
+                        half ? kHalf : kImageNetStd, std::move(heads)};
+  };
+  const auto own = [&](std::string name, int64_t features, int64_t min_input) {
+    return BackboneInfo{std::move(name), features, min_input, false, 0, 0, "bilinear",
+                        kImageNetMean, kImageNetStd, {}};
+  };
+  static const std::vector<BackboneInfo> kZoo = {
+      tv("resnet50", 2048, 32, 224, 232, "bilinear", {"fc."}),
+      own("lenet5", 0, 12),
+      own("vgg_bn", 512, 32),
+      own("resnet18_cifar", 512, 8),
+      own("small_cnn", 0, 8),
+      tv("resnet18", 512, 32, 224, 256, "bilinear", {"fc."}),
+      tv("resnet34", 512, 32, 224, 256, "bilinear", {"fc."}),
+      tv("resnet101", 2048, 32, 224, 232, "bilinear", {"fc."}),
+      tv("resnet152", 2048, 32, 224, 232, "bilinear", {"fc."}),
+      tv("vgg16_bn", 512, 32, 224, 256, "bilinear", {"classifier."}),
+      tv("mobilenet_v2", 1280, 32, 224, 232, "bilinear", {"classifier."}),
+      tv("densenet121", 1024, 32, 224, 256, "bilinear", {"classifier."}),
+      tv("efficientnet_b0", 1280, 32, 224, 256, "bicubic", {"classifier."}),
+      tv("efficientnet_b1", 1280, 32, 240, 255, "bilinear", {"classifier."}),
+      tv("efficientnet_b2", 1408, 32, 288, 288, "bicubic", {"classifier."}),
+      tv("googlenet", 1024, 32, 224, 256, "bilinear", {"fc.", "aux1.", "aux2."}, true),
+      tv("inception_v3", 2048, 75, 299, 342, "bilinear", {"fc.", "AuxLogits."}, true),
+  };
+  return kZoo;
+}
+
+const BackboneInfo* FindTorchBackbone(const std::string& name) {
+  for (const BackboneInfo& info : TorchBackbones()) {
+    if (info.name == name) return &info;
+  }
+  return nullptr;
+}
+
 const std::vector<std::string>& TorchBackboneNames() {
-  static const std::vector<std::string> kNames = {"resnet50", "lenet5", "vgg_bn",
-                                                  "resnet18_cifar", "small_cnn"};
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const BackboneInfo& info : TorchBackbones()) names.push_back(info.name);
+    return names;
+  }();
   return kNames;
 }
 
 const std::vector<std::string>& TorchReportedMetrics() {
   static const std::vector<std::string> kMetrics = {"val_accuracy", "val_loss", "train_loss"};
   return kMetrics;
+}
+
+std::vector<std::string> TorchTrainerParamRefs(const nlohmann::json& trainer) {
+  if (!trainer.is_object()) return {};
+  const auto backbone = trainer.find("backbone");
+  if (backbone == trainer.end() || !backbone->is_object()) return {};
+  const auto name = backbone->find("name");
+  if (name == backbone->end() || !name->is_object()) return {};
+  const auto param = name->find("param");
+  if (param == name->end() || !param->is_string()) return {};
+  return {param->get<std::string>()};
 }
 
 bool BackboneFrozen(const TorchTrainerConfig& config) {
@@ -217,20 +364,33 @@ absl::StatusOr<TorchTrainerConfig> ParseTorchTrainerConfig(const nlohmann::json&
   const Section t(&trainer, "trainer");
   TUNER_RETURN_IF_ERROR(t.CheckKeys(
       {"kind", "epochs", "dataset", "backbone", "input_size", "batch_size", "eval_batch_size",
-       "augmentation", "label_smoothing", "early_stopping", "reduce_lr_on_plateau", "cosine",
-       "feature_cache", "feature_cache_max_mb", "momentum", "nesterov", "weight_decay", "units",
+       "augmentation", "preprocessing", "label_smoothing", "early_stopping",
+       "reduce_lr_on_plateau", "cosine", "feature_cache", "feature_cache_max_mb", "momentum", "nesterov", "weight_decay", "units",
        "dropout", "optimizer", "learning_rate", "TEST_nan_at_epoch"}));
   if (!t.Present("dataset")) {
     return absl::InvalidArgumentError("trainer.dataset: required (name and path)");
   }
   TUNER_RETURN_IF_ERROR(ParseDataset(t.Child("dataset"), &c.dataset));
   if (t.Present("backbone")) {
-    TUNER_RETURN_IF_ERROR(ParseBackbone(t.Child("backbone"), &c.backbone));
+    TUNER_RETURN_IF_ERROR(ParseBackbone(t.Child("backbone"), params, &c.backbone));
+  }
+  // The backbone's torchvision preprocessing, then the spec's overrides.
+  const BackboneInfo& info = *FindTorchBackbone(c.backbone.name);
+  c.preprocessing.mean = info.mean;
+  c.preprocessing.std = info.std;
+  c.preprocessing.interpolation = info.interpolation;
+  if (t.Present("preprocessing")) {
+    TUNER_RETURN_IF_ERROR(ParsePreprocessing(t.Child("preprocessing"), &c.preprocessing));
   }
   if (t.Present("augmentation")) {
     TUNER_RETURN_IF_ERROR(ParseAugmentation(t.Child("augmentation"), &c.augmentation));
   }
   TUNER_RETURN_IF_ERROR(t.Integer("input_size", 8, 1024, &c.input_size));
+  if (c.input_size < info.min_input_size) {
+    return absl::InvalidArgumentError(absl::StrCat("trainer.input_size: ", info.name, " needs >= ",
+                                                   info.min_input_size, " pixels (got ",
+                                                   c.input_size, ")"));
+  }
   TUNER_RETURN_IF_ERROR(t.Integer("batch_size", 1, 1 << 20, &c.batch_size));
   TUNER_RETURN_IF_ERROR(t.Integer("eval_batch_size", 1, 1 << 20, &c.eval_batch_size));
   TUNER_RETURN_IF_ERROR(t.Number("label_smoothing", 0, 0.99, &c.label_smoothing));

@@ -5,6 +5,7 @@
 #ifndef TUNER_TRIAL_WORKER_TRAINING_TORCH_CONFIG_H_
 #define TUNER_TRIAL_WORKER_TRAINING_TORCH_CONFIG_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,10 +27,35 @@ struct DatasetConfig {
   std::string label = "fine";    // cifar100: fine | coarse
 };
 
+// What a backbone of the zoo is: its torchvision facts (docs/trainer.md has the table).
+struct BackboneInfo {
+  std::string name;
+  int64_t feature_dim = 0;
+  int64_t min_input_size = 0;
+  bool torchvision = false;         // torchvision's names: loads its state dict files
+  int64_t torchvision_crop = 0;     // torchvision's eval crop: the size its weights expect
+  int64_t torchvision_resize = 0;   // torchvision's resize before that crop
+  std::string interpolation;        // torchvision's resize interpolation: bilinear | bicubic
+  std::array<double, 3> mean{}, std{};
+  // Entries of a torchvision file that are not part of the backbone (classifier, aux heads).
+  std::vector<std::string> head_prefixes;
+};
+
+// The input pipeline's normalisation and resize (trainer.preprocessing); its defaults are the
+// backbone's torchvision preprocessing.
+struct PreprocessConfig {
+  std::array<double, 3> mean{0.485, 0.456, 0.406};
+  std::array<double, 3> std{0.229, 0.224, 0.225};
+  std::string interpolation = "bilinear";  // bilinear | bicubic
+  double center_crop = 1.0;  // fraction of each side kept (centred) before the resize
+};
+
 struct BackboneConfig {
   std::string name = "resnet50";
+  // When trainer.backbone.name is {param: P}: P (the name above is the trial's value of it).
+  std::string name_param;
   std::string weights;           // torchvision state dict (.pth); empty: random init
-  bool freeze = true;            // default: true for resnet50, false for the small backbones
+  bool freeze = true;            // default: true for the torchvision backbones, else false
   int unfreeze_stages = 0;       // with freeze: train the last N stages anyway
   double lr_scale = 0.1;         // backbone learning rate = learning_rate * lr_scale
 };
@@ -51,6 +77,7 @@ struct TorchTrainerConfig {
   DatasetConfig dataset;
   BackboneConfig backbone;
   AugmentConfig augmentation;
+  PreprocessConfig preprocessing;
   int64_t input_size = 32;
   int64_t batch_size = 64;
   int64_t eval_batch_size = 256;
@@ -92,11 +119,19 @@ struct TorchTrainerConfig {
 absl::StatusOr<TorchTrainerConfig> ParseTorchTrainerConfig(const nlohmann::json& trainer,
                                                            const search::Params& params);
 
+// The search-space params the trainer section names (trainer.backbone.name: {param: P}): a
+// trial always carries them, so the server checks the section with each of their values.
+std::vector<std::string> TorchTrainerParamRefs(const nlohmann::json& trainer);
+
 // Whether only the head trains (the backbone is frozen whole).
 bool BackboneFrozen(const TorchTrainerConfig& config);
 
 // The backbones trainer.backbone.name accepts (backbone.cc builds each of them).
 const std::vector<std::string>& TorchBackboneNames();
+// The zoo, in TorchBackboneNames() order.
+const std::vector<BackboneInfo>& TorchBackbones();
+// nullptr for names not in the zoo.
+const BackboneInfo* FindTorchBackbone(const std::string& name);
 
 // The metrics every epoch report of the torch trainer carries: what objective.metric and the
 // callbacks' monitor may name.

@@ -73,17 +73,32 @@ absl::Status ValidateTrainerSpec(const search::StudySpec& spec) {
   }
   if (spec.trainer_kind == "command") return ValidateCommandSpec(spec, trainer);
   std::function<absl::Status(const search::Params&)> parse;
+  // Params the trainer section names (a backbone chosen by the search): every trial has
+  // them, so each check below runs with them at their first value.
+  search::Params base;
   if (spec.trainer_kind == "torch") {
+    for (const std::string& name : torchtrainer::TorchTrainerParamRefs(trainer)) {
+      const auto it = std::find_if(spec.space.params.begin(), spec.space.params.end(),
+                                   [&](const search::ParamSpec& p) { return p.name == name; });
+      if (it == spec.space.params.end() || ProbeValues(*it).empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "trainer.backbone.name: names param \"", name,
+            "\", which search_space does not define (add a choice of backbone names)"));
+      }
+      base[name] = ProbeValues(*it).front();
+    }
     parse = [&](const search::Params& params) {
       return torchtrainer::ParseTorchTrainerConfig(trainer, params).status();
     };
   } else {
     parse = [&](const search::Params&) { return ParseSyntheticConfig(trainer).status(); };
   }
-  if (absl::Status s = parse({}); !s.ok()) return s;
+  if (absl::Status s = parse(base); !s.ok()) return s;
   for (const search::ParamSpec& param : spec.space.params) {
     for (const search::ParamValue& value : ProbeValues(param)) {
-      if (absl::Status s = parse({{param.name, value}}); !s.ok()) {
+      search::Params probe = base;
+      probe[param.name] = value;
+      if (absl::Status s = parse(probe); !s.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "search_space.", param.name, ": the value ", search::ParamValueToString(value),
             " is refused by trainer.kind ", spec.trainer_kind, ": ", s.message()));
