@@ -155,6 +155,9 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
       ->required()
       ->take_all();
   enqueue->add_flag("--json", json, "print the new trial as JSON");
+  bool allow_duplicate = false;
+  enqueue->add_flag("--allow-duplicate", allow_duplicate,
+                    "enqueue it even when a trial of the study already has these params");
 
   EnsembleOptions ensemble_options;
   bool no_wait = false;
@@ -222,7 +225,7 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   if (workers->parsed()) return commands.Workers(json);
   if (best->parsed()) return commands.Best(study, k, json);
   if (stop->parsed()) return commands.Stop(study, json);
-  if (enqueue->parsed()) return commands.Enqueue(study, enqueue_params, json);
+  if (enqueue->parsed()) return commands.Enqueue(study, enqueue_params, json, allow_duplicate);
   if (report->parsed()) return commands.Report(study, html_path);
   if (ensemble->parsed()) {
     ensemble_options.wait = !no_wait;

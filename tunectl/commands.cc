@@ -112,6 +112,42 @@ const char* StatusCodeName(grpc::StatusCode code) {
 
 std::string Quoted(const std::string& text) { return "\"" + text + "\""; }
 
+// Whether a trial's params are the configuration given as text (enqueue's NAME=VALUE): the
+// same names, and each value the same when read as the trial's param type.
+bool SameParams(const google::protobuf::Map<std::string, v1::ParamValue>& trial,
+                const google::protobuf::Map<std::string, v1::ParamValue>& given) {
+  if (trial.size() != given.size()) return false;
+  for (const auto& [name, value] : trial) {
+    auto it = given.find(name);
+    if (it == given.end()) return false;
+    const std::string& text = it->second.string_value();
+    switch (value.kind_case()) {
+      case v1::ParamValue::kIntValue: {
+        int64_t parsed = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+        if (ec != std::errc() || end != text.data() + text.size() || parsed != value.int_value()) {
+          return false;
+        }
+        break;
+      }
+      case v1::ParamValue::kFloatValue: {
+        char* end = nullptr;
+        const double parsed = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || parsed != value.float_value()) {
+          return false;
+        }
+        break;
+      }
+      case v1::ParamValue::kStringValue:
+        if (text != value.string_value()) return false;
+        break;
+      case v1::ParamValue::KIND_NOT_SET:
+        return false;
+    }
+  }
+  return true;
+}
+
 std::string Seconds(double s) {
   char text[32];
   std::snprintf(text, sizeof(text), "%gs", s);
@@ -472,7 +508,7 @@ int Commands::Stop(const std::string& study_text, bool json) {
 }
 
 int Commands::Enqueue(const std::string& study_text, const std::vector<std::string>& params,
-                      bool json) {
+                      bool json, bool allow_duplicate) {
   v1::EnqueueTrialRequest request;
   for (const std::string& param : params) {
     const size_t equals = param.find('=');
@@ -491,6 +527,19 @@ int Commands::Enqueue(const std::string& study_text, const std::vector<std::stri
   const std::optional<int64_t> id = ResolveStudy(study_text);
   if (!id) return kExitError;
   request.set_study_id(*id);
+  if (!allow_duplicate) {
+    v1::ListTrialsRequest list;
+    list.set_study_id(*id);
+    const std::optional<std::vector<v1::Trial>> trials = ListAllTrials(list);
+    if (!trials) return kExitError;
+    for (const v1::Trial& trial : *trials) {
+      if (!SameParams(trial.params(), request.params())) continue;
+      return Fail("study " + std::to_string(*id) + " already has trial " +
+                  std::to_string(trial.trial_id()) + " (number " + std::to_string(trial.number()) +
+                  ", " + TrialStateName(trial.state()) + ") with these params: " +
+                  FormatParams(trial.params()) + "; add --allow-duplicate to run them again");
+    }
+  }
   auto context = NewContext(true);
   v1::EnqueueTrialResponse response;
   const grpc::Status status = stub_.EnqueueTrial(context.get(), request, &response);

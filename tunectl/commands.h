@@ -99,8 +99,11 @@ class Commands {
   // accuracy and each member's) or FAILED (1: its reason); 130 when cancelled while waiting.
   int Ensemble(const std::string& study, const EnsembleOptions& options);
   // Makes the study's next trial use the given params, each "NAME=VALUE" (EnqueueTrial); the
-  // server reads each value as its param's type. Prints the new trial (or its JSON).
-  int Enqueue(const std::string& study, const std::vector<std::string>& params, bool json);
+  // server reads each value as its param's type. Prints the new trial (or its JSON). A
+  // configuration one of the study's trials already has (any state) is refused (exit 1, naming
+  // that trial) unless allow_duplicate; checked by listing the trials before the call.
+  int Enqueue(const std::string& study, const std::vector<std::string>& params, bool json,
+              bool allow_duplicate = false);
   // Writes the study's HTML report (tunectl/report.h) to html_path, atomically (a temp file
   // in the same directory, then rename): on any failure the path is left as it was.
   int Report(const std::string& study, const std::string& html_path);

@@ -8,6 +8,7 @@
 #include "search/study_spec.h"
 #include "tunectl/format.h"
 #include "tunectl/report_sections.h"
+#include "tunectl/study_view.h"
 #include "tunectl/svg.h"
 
 namespace tuner::tunectl {
@@ -92,11 +93,11 @@ std::string Header(const report::ReportData& data) {
   for (const v1::Trial& t : data.trials) counts[t.state()]++;
   std::string out = "<header><h1>Study report: " + Escape(study.name()) + "</h1>";
   out += "<p class=\"sub\">study " + std::to_string(study.study_id()) + " &middot; " +
-         Escape(study.algorithm()) + " &middot; " +
+         Escape(AlgorithmLabel(study)) + " &middot; " +
          (data.maximize ? "maximize " : "minimize ") + Escape(study.objective_metric()) +
          " &middot; made by tunectl report from GetStudy and ListTrials</p><dl class=\"facts\">";
   out += Fact("state", Escape(StudyStateLabel(study.state())));
-  out += Fact("algorithm", Escape(study.algorithm()));
+  out += Fact("algorithm", Escape(AlgorithmLabel(study)));
   std::string trials = std::to_string(data.trials.size());
   if (study.planned_trials() > 0) trials += " of " + std::to_string(study.planned_trials()) + " planned";
   out += Fact("trials", trials);

@@ -55,6 +55,27 @@ TEST_F(TunectlEnqueueTest, TheServersRefusalNamesTheParam) {
       << grid.err;
 }
 
+TEST_F(TunectlEnqueueTest, AConfigurationATrialAlreadyHasIsRefusedUnlessAllowed) {
+  // Trial 11 (number 0) has exactly these params; 1.23e-3 reads as its 0.00123.
+  const std::vector<std::string> same = {"enqueue",        "cifar",
+                                         "--param",        "units=256",
+                                         "--param",        "dropout=0.3",
+                                         "--param",        "optimizer=adam",
+                                         "--param",        "learning_rate=1.23e-3"};
+  Result r = Run(same);
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_EQ(r.err,
+            "error: study 1 already has trial 11 (number 0, COMPLETED) with these params: "
+            "dropout=0.3 learning_rate=0.00123 optimizer=adam units=256; add --allow-duplicate "
+            "to run them again\n");
+  EXPECT_EQ(server_.service().last_enqueue().params_size(), 0);  // nothing was sent
+  std::vector<std::string> allowed = same;
+  allowed.push_back("--allow-duplicate");
+  r = Run(allowed);
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(server_.service().last_enqueue().params_size(), 4);
+}
+
 TEST_F(TunectlEnqueueTest, AParamWithoutANameOrGivenTwiceIsAUsageError) {
   Result r = Run({"enqueue", "cifar", "--param", "units"});
   EXPECT_EQ(r.code, kExitUsage);

@@ -12,6 +12,7 @@
 #include "tunectl/commands.h"
 #include "tunectl/format.h"
 #include "tunectl/json_view.h"
+#include "tunectl/report.h"
 #include "tunectl/study_view.h"
 #include "tunectl/trials_export.h"
 
@@ -212,6 +213,16 @@ TEST(AlgorithmLabel, NamesTheSamplerAndThePruner) {
   s.set_algorithm("hyperband");
   s.set_pruner("none");
   EXPECT_EQ(AlgorithmLabel(s), "hyperband+tpe");
+}
+
+TEST(AlgorithmLabel, TheReportHeaderNamesTheSamplerAndPrunerToo) {
+  v1::Study s;
+  s.set_study_id(5);
+  s.set_algorithm("random");
+  s.set_sampler("tpe");
+  s.set_pruner("median");
+  const std::string html = StudyReportHtml(s, {}, {});
+  EXPECT_NE(html.find("study 5 &middot; tpe+median &middot;"), std::string::npos);
 }
 
 TEST(FormatParamShort, KeepsFourSignificantDigits) {
