@@ -6,8 +6,9 @@
 #     so no epoch of any trial is trained or reported twice.
 #  B. Random search with the median pruner over a script that ignores SIGTERM and starts a child
 #     process: a pruned trial's processes are gone within grace_seconds of the stop.
-#  C. Grid over bad programs (crash, usage error, garbage, missing, hang) and one good one: each
-#     bad one fails with its reason (exit status and stderr tail) and the workers go on.
+#  C. Grid over bad programs (crash, usage error, garbage, missing, hang past timeout_seconds)
+#     and one good one: each bad one fails with its reason (exit status and stderr tail) and the
+#     workers go on.
 # usage: command_trainer_e2e_test.sh TUNER_SERVER_BIN TRIAL_WORKER_BIN TUNECTL_BIN
 source "$(dirname "$0")/lib.sh"
 SERVER_BIN="$1" WORKER_BIN="$2" TUNECTL="$3"
@@ -76,7 +77,7 @@ algorithm: {kind: grid}
 max_attempts: 1
 search_space:
   mode: {type: choice, values: [crash, usage, garbage, missing, hang, good]}
-trainer: {kind: command, epochs: 2, argv: ["$WORK/bin/{mode}"], timeout_seconds: 1.5, grace_seconds: 0.5}
+trainer: {kind: command, epochs: 2, argv: ["$WORK/bin/{mode}"], timeout_seconds: 4, grace_seconds: 0.5}
 YAML
 A="$("$TUNECTL" start-study "$WORK/a.yaml")"
 B="$("$TUNECTL" start-study "$WORK/b.yaml")"
@@ -141,7 +142,7 @@ want = {
     "usage": ["exited with status 2, a usage error", "unrecognized arguments"],
     "garbage": ["exited with status 0 without reporting val_accuracy", "no metrics here {{{"],
     "missing": ["bin/missing does not exist"],
-    "hang": ["still running after trainer.timeout_seconds (1.5 s)", "SIGKILL"],
+    "hang": ["still running after trainer.timeout_seconds (4 s)", "SIGKILL"],
 }
 for params, state, reason in db.execute("SELECT params_json, state, fail_reason FROM trials WHERE study_id = ?", (C,)):
     mode = re.search(r'"mode":\s*"(\w+)"', params).group(1)
