@@ -45,6 +45,11 @@ uint64_t GroupCommitter::pending_retries() const {
   return pending_retries_;
 }
 
+std::vector<WriteOp> GroupCommitter::TEST_KeptWrites() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return retry_;
+}
+
 namespace {
 
 // The db is locked or the disk is full: conditions an operator fixes, after which the writes
@@ -63,6 +68,8 @@ uint64_t GroupCommitter::batches() const {
 void GroupCommitter::Run() {
   for (;;) {
     std::deque<Batch> work;
+    std::vector<WriteOp> retry;  // writes that failed earlier go first: every later write of
+                                 // the same row is newer
     bool stopping = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -74,11 +81,9 @@ void GroupCommitter::Run() {
       }
       if (queue_.empty() && retry_.empty()) return;  // stopping and drained
       work.swap(queue_);
+      retry.swap(retry_);
       stopping = stopping_;
     }
-    // Writes that failed earlier go first: every later write of the same row is newer.
-    std::vector<WriteOp> retry;
-    retry.swap(retry_);
     std::vector<absl::Status> results(work.size());
     absl::Status retry_result;
     absl::Status begin = db_->Begin();
@@ -126,9 +131,10 @@ void GroupCommitter::Run() {
     }
     // Keep what failed for a reason an operator can fix, in order; a write refused for any
     // other reason (a bug, corruption) is dropped with its error.
+    std::vector<WriteOp> keep;
     if (!retry.empty()) {
       if (Transient(retry_result)) {
-        retry_ = std::move(retry);
+        keep = std::move(retry);
       } else if (!retry_result.ok()) {
         spdlog::error("db: dropping {} writes that failed again: {}", retry.size(),
                       retry_result.ToString());
@@ -138,20 +144,21 @@ void GroupCommitter::Run() {
     }
     for (size_t i = 0; i < work.size(); ++i) {
       if (Transient(results[i]) && work[i].on_failure == OnFailure::kRetry) {
-        if (retry_.empty()) {
+        if (keep.empty()) {
           spdlog::warn("db: {}; keeping the writes to re-apply when it clears", results[i].ToString());
         }
-        retry_.insert(retry_.end(), work[i].ops.begin(), work[i].ops.end());
+        keep.insert(keep.end(), work[i].ops.begin(), work[i].ops.end());
       }
     }
-    if (stopping && !retry_.empty()) {  // one last try at shutdown, then give up
-      spdlog::error("db: shutting down with {} writes that could not be stored", retry_.size());
-      retry_.clear();
+    if (stopping && !keep.empty()) {  // one last try at shutdown, then give up
+      spdlog::error("db: shutting down with {} writes that could not be stored", keep.size());
+      keep.clear();
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++transactions_;
       batches_ += work.size();
+      retry_ = std::move(keep);
       pending_retries_ = retry_.size();
     }
     for (size_t i = 0; i < work.size(); ++i) {

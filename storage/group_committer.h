@@ -61,6 +61,8 @@ class GroupCommitter {
   uint64_t batches() const;
   // Writes of failed batches waiting to be re-applied (0 when the db is in step).
   uint64_t pending_retries() const;
+  // The writes kept to be re-applied, oldest first (tests: what a refused call left behind).
+  std::vector<WriteOp> TEST_KeptWrites() const;
 
  private:
   struct Batch {
@@ -77,7 +79,7 @@ class GroupCommitter {
   std::deque<Batch> queue_;       // guarded by mu_
   bool stopping_ = false;         // guarded by mu_
   uint64_t pending_retries_ = 0;  // guarded by mu_
-  std::vector<WriteOp> retry_;    // writer thread only: failed writes to re-apply first
+  std::vector<WriteOp> retry_;    // guarded by mu_: failed writes to re-apply first
   uint64_t transactions_ = 0;     // guarded by mu_
   uint64_t batches_ = 0;          // guarded by mu_
 

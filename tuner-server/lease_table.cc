@@ -106,6 +106,19 @@ bool LeaseTable::Retry(LeaseKey key, bool retryable, int max_attempts) {
   return retryable && record.retries < max_attempts;
 }
 
+LeaseState LeaseTable::Save(LeaseKey key) const {
+  return LeaseState{Get(key), on_clock_.count(key) > 0};
+}
+
+void LeaseTable::Put(LeaseKey key, LeaseState state) {
+  Mutable(key) = std::move(state.record);
+  if (state.on_clock) {
+    on_clock_.insert(key);
+  } else {
+    on_clock_.erase(key);
+  }
+}
+
 std::vector<LeaseKey> LeaseTable::Expired(double now) const {
   std::vector<LeaseKey> expired;
   for (const LeaseKey& key : on_clock_) {

@@ -45,6 +45,13 @@ struct LeaseRecord {
   double deadline = 0;     // unix seconds; 0 when released (not in the db for ensembles)
 };
 
+// Everything the table holds for one unit of work, to put back as it was (Put): a change is
+// staged on the live state to learn the rows it writes, then undone until they committed.
+struct LeaseState {
+  LeaseRecord record;
+  bool on_clock = false;
+};
+
 class LeaseTable {
  public:
   // A new token for each lease (lease_token.h's NewLeaseToken in the server).
@@ -96,6 +103,10 @@ class LeaseTable {
   // token and deadline (the holder is kept, as the one who failed it). True when the work may
   // be leased again: `retryable` and fewer than max_attempts retries so far.
   bool Retry(LeaseKey key, bool retryable, int max_attempts);
+
+  // A unit of work's record and whether it is on the clock; Put restores exactly that.
+  LeaseState Save(LeaseKey key) const;
+  void Put(LeaseKey key, LeaseState state);
 
   // The leases on the clock whose deadline passed, trials first, by id.
   std::vector<LeaseKey> Expired(double now) const;

@@ -308,24 +308,42 @@ void Scheduler::StopStudy(int64_t study_id, v1::Study* response, Done done) {
     return replies.Add(std::move(done),
                        absl::NotFoundError(absl::StrCat("study ", study_id, " not found")));
   }
-  Ops ops;
-  if (study->state == v1::STUDY_RUNNING) {
-    for (size_t n = 0; n < study->history.size(); ++n) {
-      if (!IsFinal(study->history[n].state)) {
-        // A RUNNING trial's lease stops expiring but still holds: its worker hears "stop".
-        leases_.StopClock(TrialKey(study->extra[n].id));
-        SetState(*study, static_cast<int64_t>(n), TrialState::kStopped);
-        Touch(*study, static_cast<int64_t>(n), ops);
-      }
-    }
-    study->state = v1::STUDY_STOPPED;
-    study->row.finished_at = Now();
-    ++study->version;
-    ops.push_back(StudyRowOf(*study));
-    spdlog::info("study {} \"{}\": stopped by request", study->row.id, study->row.name);
+  if (study->state != v1::STUDY_RUNNING) {
+    FillStudy(*study, response);
+    Commit({}, std::move(done));
+    return;
   }
-  FillStudy(*study, response);
-  Commit(std::move(ops), std::move(done));
+  // Staged: the rows of the stopped study and trials are written first, and memory changes
+  // once they committed (FinishStopStudy); meanwhile nothing of the study is leased or
+  // planned. A trial whose CompleteTrial or FailTrial commits is left to that call.
+  Ops ops;
+  std::vector<std::pair<int64_t, uint64_t>> stopped;  // trial number, version
+  const double now = Now();
+  for (size_t n = 0; n < study->history.size(); ++n) {
+    const auto number = static_cast<int64_t>(n);
+    if (IsFinal(study->history[n].state) || committing_.count(TrialKey(study->extra[n].id))) {
+      continue;
+    }
+    TrialSnapshot before = SaveTrial(*study, number);
+    SetState(*study, number, TrialState::kStopped);
+    study->extra[n].finished_at = now;
+    storage::TrialRow row = ToRow(*study, number);
+    PutTrial(*study, number, std::move(before));
+    stopped.emplace_back(number, study->extra[n].version);
+    ops.push_back(std::move(row));
+  }
+  storage::StudyRow row = StudyRowOf(*study);
+  row.state = v1::StudyState_Name(v1::STUDY_STOPPED);
+  row.finished_at = now;
+  ops.push_back(std::move(row));
+  ++study->stops_committing;
+  Commit(
+      std::move(ops),
+      [this, study_id, stopped = std::move(stopped), now, response,
+       done = std::move(done)](const absl::Status& status) mutable {
+        FinishStopStudy(study_id, std::move(stopped), now, response, std::move(done), status);
+      },
+      storage::GroupCommitter::OnFailure::kDrop);
 }
 
 void Scheduler::EnqueueTrial(const v1::EnqueueTrialRequest& request,
@@ -355,14 +373,23 @@ void Scheduler::EnqueueTrial(const v1::EnqueueTrialRequest& request,
     absl::StatusOr<search::NewTrial> fresh =
         study->policy->Enqueue(study->history, *std::move(params));
     if (!fresh.ok()) return replies.Add(std::move(done), fresh.status());
-    Ops ops;
-    const int64_t number = AddTrial(*study, *std::move(fresh), ops);
-    FillTrial(*study, number, response->mutable_trial());
-    spdlog::info("study {} trial {}: enqueued as number {} ({})", study->row.id,
-                 study->extra[number].id, number, ParamsToJson(study->history[number].params));
-    Commit(std::move(ops), std::move(done));
+    // Staged: the trial joins the study once its row committed (FinishEnqueue, kDrop). It
+    // takes the next number; enqueues still committing took the ones before it, and the
+    // policy plans nothing until they landed.
+    const int64_t number =
+        static_cast<int64_t>(study->history.size()) + study->enqueues_committing;
+    auto [record, extra] = NewTrialOf(number, next_trial_id_++, *std::move(fresh));
+    Ops ops{ToRow(study->row.id, record, extra, LeaseRecord{})};
+    ++study->enqueues_committing;
+    Commit(
+        std::move(ops),
+        [this, study_id = study->row.id,
+         trial = TrialSnapshot{std::move(record), std::move(extra), LeaseState{}}, response,
+         done = std::move(done)](const absl::Status& status) mutable {
+          FinishEnqueue(study_id, std::move(trial), response, std::move(done), status);
+        },
+        storage::GroupCommitter::OnFailure::kDrop);
   }
-  ServeWaiters();
 }
 
 absl::Status Scheduler::Poll(int64_t study_id, uint64_t* version, v1::Study* out,

@@ -15,6 +15,7 @@
 //   scheduler_trials.cc      every trial state change (SetState, Retry, Advance: the policy's
 //                            plan) and the row each change writes
 //   scheduler_ensembles.cc   top-k ensemble jobs, leased like trials
+//   scheduler_commits.cc     staged changes: applied in memory once their rows committed
 //   scheduler_load.cc        the state rebuilt from the db at start-up
 //   scheduler_view.cc        the proto views (Study, Trial) and the gauges
 //   lease_table.h            the lease machinery trials and ensemble jobs share
@@ -162,6 +163,7 @@ class Scheduler {
                       Done done);
   absl::Status ListEnsembles(const v1::ListEnsemblesRequest& request,
                              v1::ListEnsemblesResponse* response);
+  // Removes a study that ended, with its trials, ensembles and checkpoints, once that
   // Every registered worker, with the trial or ensemble job it holds (scheduler_view.cc).
   absl::Status ListWorkers(const v1::ListWorkersRequest& request,
                            v1::ListWorkersResponse* response);
@@ -208,6 +210,11 @@ class Scheduler {
     std::set<int64_t> running;                 // trial numbers
     std::array<int64_t, 7> counts{};           // by search::TrialState
     uint64_t version = 0;
+    // StopStudy and EnqueueTrial calls whose commit is on its way. While a stop commits,
+    // nothing of the study is leased or planned; while an enqueue commits, the policy plans
+    // nothing (the enqueued trials take the next numbers, in the order of their calls).
+    int stops_committing = 0;
+    int enqueues_committing = 0;
   };
   struct Waiter {
     int64_t worker_id;
@@ -225,6 +232,31 @@ class Scheduler {
     std::vector<double> member_accuracies;   // once COMPLETED
   };
   using Ops = std::vector<storage::WriteOp>;
+  // A trial's or an ensemble job's whole state: a change is staged on the live state to learn
+  // the rows it writes, the state is put back as it was, and what the change left is
+  // installed once those rows committed (scheduler_commits.cc).
+  struct TrialSnapshot {
+    search::TrialRecord record;
+    TrialExtra extra;
+    LeaseState lease;
+  };
+  struct EnsembleSnapshot {
+    EnsembleEntry entry;
+    LeaseState lease;
+  };
+  // What a call on a held lease may do (HoldLease): look (a checkpoint), renew (Heartbeat),
+  // report (ReportIntermediate: also while the study is stopped, not while the lease's end or
+  // grant commits) or end it (CompleteTrial, FailTrial, CompleteEnsemble, FailEnsemble: not
+  // while any other change of it commits).
+  enum class LeaseUse { kLook, kRenew, kReport, kEnd };
+  // Which leases a call takes: a trial's, an ensemble job's, or either (by lease.ensemble_id).
+  enum class LeaseOf { kTrial, kEnsemble, kEither };
+  // The unit of work a held lease names: a trial (study, number) or an ensemble job.
+  struct HeldLease {
+    StudyEntry* study = nullptr;
+    int64_t number = 0;
+    EnsembleEntry* ensemble = nullptr;
+  };
 
   static LeaseKey TrialKey(int64_t trial_id) { return {LeaseKind::kTrial, trial_id}; }
   static LeaseKey EnsembleKey(int64_t ensemble_id) { return {LeaseKind::kEnsemble, ensemble_id}; }
@@ -254,9 +286,17 @@ class Scheduler {
   void Touch(StudyEntry& study, int64_t number, Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   storage::TrialRow ToRow(const StudyEntry& study, int64_t number) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static storage::TrialRow ToRow(int64_t study_id, const search::TrialRecord& record,
+                                 const TrialExtra& extra, const LeaseRecord& lease);
   static storage::StudyRow StudyRowOf(const StudyEntry& study);
   // Appends a PENDING trial; returns its number.
   int64_t AddTrial(StudyEntry& study, search::NewTrial fresh, Ops& ops)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A new trial's record and extra (id, number and created_at set), not yet in the study.
+  std::pair<search::TrialRecord, TrialExtra> NewTrialOf(int64_t number, int64_t id,
+                                                         search::NewTrial fresh) const;
+  // Appends the trial (its number the study's next) and queues its row.
+  int64_t InsertTrial(StudyEntry& study, search::TrialRecord record, TrialExtra extra, Ops& ops)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies the policy's plan (promotions, prunes, up to max_new new trials) and completes the
   // study when nothing is left.
@@ -266,23 +306,77 @@ class Scheduler {
   void DeleteCheckpoints(std::vector<storage::CheckpointRow> rows)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Re-queues or fails a trial whose lease ended badly.
+  // Re-queues, fails or prunes a trial whose lease ended badly; the caller then Advances.
   void Retry(StudyEntry& study, int64_t number, const std::string& reason, bool retryable,
              Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // ---- Staged changes (scheduler_commits.cc; issue 13 row 5)
+  TrialSnapshot SaveTrial(const StudyEntry& study, int64_t number) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PutTrial(StudyEntry& study, int64_t number, TrialSnapshot snapshot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a staged change of the trial: returns the state the change left and puts back
+  // `before` (SaveTrial's, taken before the change). The rows the change queued stay queued.
+  TrialSnapshot Unstage(StudyEntry& study, int64_t number, TrialSnapshot before)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  EnsembleSnapshot SaveEnsemble(const EnsembleEntry& ensemble) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  EnsembleSnapshot UnstageEnsemble(EnsembleEntry& ensemble, EnsembleSnapshot before)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commits the staged change of a call that ends a lease (`ops`, kDrop) and marks the lease
+  // as committing until it landed; then `after` is installed (or nothing, when it failed),
+  // the study advances, and done is answered.
+  // `applied` is logged once it committed.
+  void CommitTrialEnd(int64_t trial_id, const char* call, TrialSnapshot after, Ops ops,
+                      std::string applied, Done done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CommitEnsembleEnd(int64_t ensemble_id, const char* call, EnsembleSnapshot after,
+                         v1::Ensemble* response, Ops ops, Done done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A trial a stopped study did not stop because a call on it was committing is stopped now,
+  // unless that call finished it.
+  void StopIfStudyStopped(StudyEntry& study, int64_t number, Ops& ops)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The end of a staged StopStudy: the study and the trials it stopped (number, version when
+  // staged) are applied when it committed; a trial changed since is stopped with a new row.
+  void FinishStopStudy(int64_t study_id, std::vector<std::pair<int64_t, uint64_t>> stopped,
+                       double finished_at, v1::Study* response, Done done,
+                       const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  // The end of a staged EnqueueTrial: the trial joins the study when its row committed.
+  void FinishEnqueue(int64_t study_id, TrialSnapshot trial, v1::EnqueueTrialResponse* response,
+                     Done done, const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the policy may plan the study's trials now: it is running and neither a stop nor
+  // an enqueue of it is committing.
+  static bool MayPlan(const StudyEntry& study);
+
   // ---- Leasing (scheduler_workers.cc, scheduler_trial_calls.cc)
+  // The prologue of every call on a held lease: the request's own check (`valid`), the trial
+  // or ensemble job the lease names and whether the lease still holds (FindLease,
+  // FindEnsembleLease), and whether another change of it is still committing (UNAVAILABLE:
+  // retry once it answered). `call` names the RPC in that refusal.
+  absl::StatusOr<HeldLease> HoldLease(const absl::Status& valid, const v1::Lease& lease,
+                                      LeaseOf of, LeaseUse use, const char* call)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leases the next trial or ensemble job to the worker: what the policy planned on the way
+  // goes to ops, the lease's own row to lease_ops (committed with kDrop: a lease whose commit
+  // failed is withdrawn and leaves no row behind).
   bool TryLease(int64_t worker_id, bool accepts_ensembles, v1::AcquireTrialResponse* response,
-                Ops& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                Ops& ops, Ops& lease_ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Commits a granted lease's rows: ops (kRetry), then lease_ops (kDrop); done gets the
+  // answer once they committed, or after the lease was withdrawn.
+  void CommitLease(v1::AcquireTrialResponse* response, Ops ops, Ops lease_ops, Done done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Finds the trial a lease names (its fields already validated) and checks that the lease
   // still holds: the trial is RUNNING (or STOPPED, with allow_stopped) at the lease's attempt,
   // and the caller is its holder with its token.
   absl::Status FindLease(const v1::Lease& lease, StudyEntry** study, int64_t* number,
                          bool allow_stopped) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A ReportIntermediate's rows committed (or failed): the value, the renewed lease and the
+  // pruner's answer in *response.
+  void FinishReport(const v1::Lease& lease, const v1::IntermediateValue& value,
+                    v1::ReportIntermediateResponse* response, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands trials to parked long-polls while there are some.
   void ServeWaiters() ABSL_LOCKS_EXCLUDED(mu_);
-  // The Done for a lease's commit (AcquireTrial's answer): when the commit fails, the lease in
-  // *response is withdrawn first (WithdrawLease), so the refused call leases nothing.
-  Done WithdrawOnFailure(v1::AcquireTrialResponse* response, Done done);
   // Undoes a lease whose commit failed: the trial (or ensemble job) is PENDING again at its
   // previous attempt, for the next worker. Nothing happens when the lease is no longer current.
   void WithdrawLease(const v1::Lease& lease) ABSL_LOCKS_EXCLUDED(mu_);
@@ -290,14 +384,16 @@ class Scheduler {
   void ExpireLeases(double now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- Ensembles (scheduler_ensembles.cc)
-  // Leases the oldest PENDING ensemble, if any.
-  bool TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* response, Ops& ops)
+  // Leases the oldest PENDING ensemble, if any; its row goes to lease_ops.
+  bool TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* response, Ops& lease_ops)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Like FindLease, for an ensemble job's lease.
   absl::Status FindEnsembleLease(const v1::Lease& lease, EnsembleEntry** ensemble)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   storage::EnsembleRow EnsembleRowOf(const EnsembleEntry& ensemble) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static storage::EnsembleRow EnsembleRowOf(const EnsembleEntry& ensemble,
+                                            const LeaseRecord& lease);
   void FillEnsemble(const EnsembleEntry& ensemble, v1::Ensemble* out) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-queues or fails an ensemble whose lease ended badly.
@@ -328,6 +424,17 @@ class Scheduler {
   std::unordered_map<std::string, storage::CheckpointRow> checkpoints_ ABSL_GUARDED_BY(mu_);
   std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, EnsembleEntry> ensembles_ ABSL_GUARDED_BY(mu_);
+  // Row 5: calls whose change waits for its commit. Leases whose end (by the named call) is
+  // committing: the state in memory is the one before it until the callback installs it, and
+  // no other call may end or expire them meanwhile. Leases whose grant is committing (in
+  // memory already; withdrawn if it fails): they do not expire meanwhile. ReportIntermediate
+  // calls committing, by trial id. Ensemble jobs being created (in ensembles_ once their row
+  // committed), and workers being registered, by name (their id, and how many calls).
+  std::map<LeaseKey, const char*> committing_ ABSL_GUARDED_BY(mu_);
+  std::set<LeaseKey> granting_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, int> reporting_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, EnsembleEntry> ensembles_creating_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::pair<int64_t, int>> registering_ ABSL_GUARDED_BY(mu_);
   int64_t next_ensemble_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t next_study_id_ ABSL_GUARDED_BY(mu_) = 1;
   // CreateStudy's request_id -> the study it created (loaded from the db at start-up).

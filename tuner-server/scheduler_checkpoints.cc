@@ -30,18 +30,12 @@ bool Finished(TrialState state) {
 
 void Scheduler::AddCheckpoint(const v1::Lease& lease, const storage::CheckpointRow& row,
                               Done done) {
-  if (absl::Status valid = ValidateTrialLease(lease); !valid.ok()) {
-    done(valid);
-    return;
-  }
   Replies replies;
   absl::MutexLock lock(&mu_);
-  StudyEntry* study;
-  int64_t number;
   // The upload may have taken minutes: the lease it began with must still hold.
-  if (auto s = FindLease(lease, &study, &number, /*allow_stopped=*/false); !s.ok()) {
-    return replies.Add(std::move(done), s);
-  }
+  absl::StatusOr<HeldLease> held = HoldLease(ValidateTrialLease(lease), lease, LeaseOf::kTrial,
+                                             LeaseUse::kLook, "UploadCheckpoint");
+  if (!held.ok()) return replies.Add(std::move(done), held.status());
   // In memory only once the row is durable; a failed commit records nothing (kDrop: the row
   // is not re-applied later, so the upload may remove its file).
   Commit({row}, [this, row, done = std::move(done)](const absl::Status& status) {
@@ -88,15 +82,13 @@ absl::StatusOr<storage::CheckpointRow> Scheduler::FindCheckpoint(
                                                    lease.worker_id()));
   }
   absl::MutexLock lock(&mu_);
+  absl::StatusOr<HeldLease> held =
+      HoldLease(absl::OkStatus(), lease, LeaseOf::kEither, LeaseUse::kLook, "DownloadCheckpoint");
+  if (!held.ok()) return held.status();
   std::set<int64_t> allowed;  // trial ids the lease may read
-  if (lease.ensemble_id() != 0) {
-    EnsembleEntry* ensemble;
-    if (auto s = FindEnsembleLease(lease, &ensemble); !s.ok()) return s;
-    allowed.insert(ensemble->members.begin(), ensemble->members.end());
+  if (held->ensemble) {
+    allowed.insert(held->ensemble->members.begin(), held->ensemble->members.end());
   } else {
-    StudyEntry* study;
-    int64_t number;
-    if (auto s = FindLease(lease, &study, &number, /*allow_stopped=*/false); !s.ok()) return s;
     allowed.insert(lease.trial_id());
   }
   auto it = checkpoints_.find(request.checkpoint_id());
@@ -122,6 +114,9 @@ void Scheduler::CollectCheckpoints() {
     if (ensemble.state == v1::ENSEMBLE_PENDING || ensemble.state == v1::ENSEMBLE_RUNNING) {
       evaluated.insert(ensemble.members.begin(), ensemble.members.end());
     }
+  }
+  for (const auto& [id, ensemble] : ensembles_creating_) {
+    evaluated.insert(ensemble.members.begin(), ensemble.members.end());
   }
   std::vector<storage::CheckpointRow> unneeded;
   for (const auto& [id, row] : checkpoints_) {

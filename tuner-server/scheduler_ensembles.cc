@@ -25,9 +25,13 @@ constexpr size_t kMaxEnsemblesPerStudy = 1000;
 }  // namespace
 
 storage::EnsembleRow Scheduler::EnsembleRowOf(const EnsembleEntry& ensemble) const {
+  return EnsembleRowOf(ensemble, leases_.Get(EnsembleKey(ensemble.row.id)));
+}
+
+storage::EnsembleRow Scheduler::EnsembleRowOf(const EnsembleEntry& ensemble,
+                                              const LeaseRecord& lease) {
   storage::EnsembleRow row = ensemble.row;
   row.state = v1::EnsembleState_Name(ensemble.state);
-  const LeaseRecord& lease = leases_.Get(EnsembleKey(row.id));
   row.attempt = lease.attempt;
   row.retries = lease.retries;
   row.worker_id = lease.worker_id;
@@ -108,6 +112,9 @@ void Scheduler::CreateEnsemble(const v1::CreateEnsembleRequest& request, v1::Ens
     for (const auto& [id, ensemble] : ensembles_) {
       of_study += ensemble.row.study_id == study->row.id;
     }
+    for (const auto& [id, ensemble] : ensembles_creating_) {
+      of_study += ensemble.row.study_id == study->row.id;
+    }
     if (of_study >= kMaxEnsemblesPerStudy) {
       return replies.Add(std::move(done), absl::ResourceExhaustedError(absl::StrCat(
                                               "study ", study->row.id, " already has ", of_study,
@@ -135,8 +142,10 @@ void Scheduler::CreateEnsemble(const v1::CreateEnsembleRequest& request, v1::Ens
               " have no checkpoint to evaluate; set keep_checkpoints: true in the study spec "
               "(docs/spec.md) so every finished trial keeps its final checkpoint")));
     }
+    // In ensembles_ (and leasable) only once its row committed (kDrop): a refused call leaves
+    // no job.
     const int64_t id = next_ensemble_id_++;
-    EnsembleEntry& ensemble = ensembles_[id];
+    EnsembleEntry& ensemble = ensembles_creating_[id];
     ensemble.row.id = id;
     ensemble.row.study_id = study->row.id;
     ensemble.row.k = request.k();
@@ -144,13 +153,28 @@ void Scheduler::CreateEnsemble(const v1::CreateEnsembleRequest& request, v1::Ens
     ensemble.state = v1::ENSEMBLE_PENDING;
     ensemble.row.created_at = Now();
     ensemble.members = std::move(members);
-    leases_.Add(EnsembleKey(id));
-    spdlog::info("study {} ensemble {}: created from the {} best trials", study->row.id, id,
-                 request.k());
-    FillEnsemble(ensemble, response);
-    Commit({EnsembleRowOf(ensemble)}, std::move(done));
+    Commit(
+        {EnsembleRowOf(ensemble, LeaseRecord{})},
+        [this, id, response, done = std::move(done)](const absl::Status& status) {
+          {
+            absl::MutexLock lock(&mu_);
+            auto node = ensembles_creating_.extract(id);
+            if (status.ok() && !node.empty()) {
+              EnsembleEntry& ensemble = ensembles_[id] = std::move(node.mapped());
+              leases_.Add(EnsembleKey(id));
+              spdlog::info("study {} ensemble {}: created from the {} best trials",
+                           ensemble.row.study_id, id, ensemble.row.k);
+              FillEnsemble(ensemble, response);
+            } else if (!status.ok()) {
+              spdlog::warn("ensemble {}: not created, its row did not commit: {}", id,
+                           status.ToString());
+            }
+          }
+          done(status);
+          if (status.ok()) ServeWaiters();
+        },
+        storage::GroupCommitter::OnFailure::kDrop);
   }
-  ServeWaiters();
 }
 
 absl::Status Scheduler::ListEnsembles(const v1::ListEnsemblesRequest& request,
@@ -168,7 +192,7 @@ absl::Status Scheduler::ListEnsembles(const v1::ListEnsemblesRequest& request,
 }
 
 bool Scheduler::TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* response,
-                                 Ops& ops) {
+                                 Ops& lease_ops) {
   for (auto& [id, ensemble] : ensembles_) {
     if (ensemble.state != v1::ENSEMBLE_PENDING) continue;
     const StudyEntry* study = FindStudy(ensemble.row.study_id);
@@ -179,7 +203,7 @@ bool Scheduler::TryLeaseEnsemble(int64_t worker_id, v1::AcquireTrialResponse* re
       return false;
     }
     ensemble.state = v1::ENSEMBLE_RUNNING;
-    ops.push_back(EnsembleRowOf(ensemble));
+    lease_ops.push_back(EnsembleRowOf(ensemble));
 
     response->set_has_trial(false);
     v1::EnsembleJob* job = response->mutable_ensemble_job();
@@ -212,22 +236,21 @@ absl::Status Scheduler::FindEnsembleLease(const v1::Lease& lease, EnsembleEntry*
 
 void Scheduler::CompleteEnsemble(const v1::CompleteEnsembleRequest& request,
                                  v1::Ensemble* response, Done done) {
-  if (absl::Status valid = ValidateCompleteEnsemble(request); !valid.ok()) {
-    done(valid);
-    return;
-  }
   Replies replies;
   absl::MutexLock lock(&mu_);
-  EnsembleEntry* ensemble;
-  if (auto s = FindEnsembleLease(request.lease(), &ensemble); !s.ok()) {
-    return replies.Add(std::move(done), s);
-  }
+  absl::StatusOr<HeldLease> held = HoldLease(ValidateCompleteEnsemble(request), request.lease(),
+                                             LeaseOf::kEnsemble, LeaseUse::kEnd,
+                                             "CompleteEnsemble");
+  if (!held.ok()) return replies.Add(std::move(done), held.status());
+  EnsembleEntry* ensemble = held->ensemble;
   if (static_cast<size_t>(request.member_test_accuracies_size()) != ensemble->members.size()) {
     return replies.Add(std::move(done),
                        absl::InvalidArgumentError(absl::StrCat(
                            "member_test_accuracies: has ", request.member_test_accuracies_size(),
                            " values; the ensemble has ", ensemble->members.size(), " members")));
   }
+  // Staged: the job stays RUNNING (its lease committing_) until the row committed.
+  EnsembleSnapshot before = SaveEnsemble(*ensemble);
   ensemble->member_accuracies.assign(request.member_test_accuracies().begin(),
                                      request.member_test_accuracies().end());
   storage::EnsembleRow& row = ensemble->row;
@@ -241,8 +264,11 @@ void Scheduler::CompleteEnsemble(const v1::CompleteEnsembleRequest& request,
   leases_.StopClock(EnsembleKey(row.id));
   spdlog::info("study {} ensemble {}: COMPLETED with test accuracy {:.4f} on {} images",
                row.study_id, row.id, request.test_accuracy(), request.test_images());
-  FillEnsemble(*ensemble, response);
-  Commit({EnsembleRowOf(*ensemble)}, std::move(done));
+  Ops ops{EnsembleRowOf(*ensemble)};
+  const int64_t id = row.id;
+  EnsembleSnapshot after = UnstageEnsemble(*ensemble, std::move(before));
+  CommitEnsembleEnd(id, "CompleteEnsemble", std::move(after), response, std::move(ops),
+                    std::move(done));
 }
 
 void Scheduler::RetryEnsemble(EnsembleEntry& ensemble, const std::string& reason,
@@ -261,24 +287,21 @@ void Scheduler::RetryEnsemble(EnsembleEntry& ensemble, const std::string& reason
 
 void Scheduler::FailEnsemble(const v1::FailEnsembleRequest& request, v1::Ensemble* response,
                              Done done) {
-  if (absl::Status valid = ValidateFailEnsemble(request); !valid.ok()) {
-    done(valid);
-    return;
-  }
-  {
-    Replies replies;
-    absl::MutexLock lock(&mu_);
-    EnsembleEntry* ensemble;
-    if (auto s = FindEnsembleLease(request.lease(), &ensemble); !s.ok()) {
-      return replies.Add(std::move(done), s);
-    }
-    Ops ops;
-    RetryEnsemble(*ensemble, TruncateUtf8(request.reason(), kMaxFailReasonBytes),
-                  request.retryable(), ops);
-    FillEnsemble(*ensemble, response);
-    Commit(std::move(ops), std::move(done));
-  }
-  ServeWaiters();
+  Replies replies;
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<HeldLease> held = HoldLease(ValidateFailEnsemble(request), request.lease(),
+                                             LeaseOf::kEnsemble, LeaseUse::kEnd, "FailEnsemble");
+  if (!held.ok()) return replies.Add(std::move(done), held.status());
+  EnsembleEntry* ensemble = held->ensemble;
+  // Staged like CompleteEnsemble's.
+  EnsembleSnapshot before = SaveEnsemble(*ensemble);
+  Ops ops;
+  RetryEnsemble(*ensemble, TruncateUtf8(request.reason(), kMaxFailReasonBytes),
+                request.retryable(), ops);
+  const int64_t id = ensemble->row.id;
+  EnsembleSnapshot after = UnstageEnsemble(*ensemble, std::move(before));
+  CommitEnsembleEnd(id, "FailEnsemble", std::move(after), response, std::move(ops),
+                    std::move(done));
 }
 
 }  // namespace tuner::server

@@ -52,13 +52,16 @@ void Scheduler::Touch(StudyEntry& study, int64_t number, Ops& ops) {
 }
 
 storage::TrialRow Scheduler::ToRow(const StudyEntry& study, int64_t number) const {
-  const search::TrialRecord& record = study.history[number];
   const TrialExtra& extra = study.extra[number];
-  const LeaseRecord& lease = leases_.Get(TrialKey(extra.id));
+  return ToRow(study.row.id, study.history[number], extra, leases_.Get(TrialKey(extra.id)));
+}
+
+storage::TrialRow Scheduler::ToRow(int64_t study_id, const search::TrialRecord& record,
+                                   const TrialExtra& extra, const LeaseRecord& lease) {
   storage::TrialRow row;
   row.id = extra.id;
-  row.study_id = study.row.id;
-  row.number = number;
+  row.study_id = study_id;
+  row.number = record.number;
   row.params_json = ParamsToJson(record.params);
   row.state = TrialStateName(record.state);
   row.value = record.value;
@@ -87,7 +90,13 @@ storage::StudyRow Scheduler::StudyRowOf(const StudyEntry& study) {
 }
 
 int64_t Scheduler::AddTrial(StudyEntry& study, search::NewTrial fresh, Ops& ops) {
-  const int64_t number = static_cast<int64_t>(study.history.size());
+  auto [record, extra] =
+      NewTrialOf(static_cast<int64_t>(study.history.size()), next_trial_id_++, std::move(fresh));
+  return InsertTrial(study, std::move(record), std::move(extra), ops);
+}
+
+std::pair<search::TrialRecord, Scheduler::TrialExtra> Scheduler::NewTrialOf(
+    int64_t number, int64_t id, search::NewTrial fresh) const {
   search::TrialRecord record;
   record.number = number;
   record.params = std::move(fresh.params);
@@ -96,8 +105,15 @@ int64_t Scheduler::AddTrial(StudyEntry& study, search::NewTrial fresh, Ops& ops)
   record.rung = fresh.rung;
   record.budget_epochs = fresh.budget_epochs;
   TrialExtra extra;
-  extra.id = next_trial_id_++;
+  extra.id = id;
   extra.created_at = Now();
+  return {std::move(record), std::move(extra)};
+}
+
+int64_t Scheduler::InsertTrial(StudyEntry& study, search::TrialRecord record, TrialExtra extra,
+                               Ops& ops) {
+  const int64_t number = static_cast<int64_t>(study.history.size());
+  record.number = number;
   trial_index_[extra.id] = {study.row.id, number};
   leases_.Add(TrialKey(extra.id));
   study.history.push_back(std::move(record));
@@ -108,8 +124,14 @@ int64_t Scheduler::AddTrial(StudyEntry& study, search::NewTrial fresh, Ops& ops)
   return number;
 }
 
+bool Scheduler::MayPlan(const StudyEntry& study) {
+  return study.state == v1::STUDY_RUNNING && study.stops_committing == 0 &&
+         study.enqueues_committing == 0;
+}
+
 void Scheduler::Advance(StudyEntry& study, int max_new, Ops& ops) {
-  if (study.state != v1::STUDY_RUNNING) return;
+  // Planned later: after the stop or enqueue that commits now (their callbacks Advance).
+  if (!MayPlan(study)) return;
   const int64_t active = study.counts[Index(TrialState::kPending)] +
                          study.counts[Index(TrialState::kRunning)];
   if (study.spec.max_parallel > 0) {
@@ -172,7 +194,6 @@ void Scheduler::Retry(StudyEntry& study, int64_t number, const std::string& reas
     Touch(study, number, ops);
     spdlog::info("study {} trial {}: PRUNED (its worker ended it: {})", study.row.id, extra.id,
                  reason);
-    Advance(study, static_cast<int>(waiters_.size()), ops);
     return;
   }
   const bool again = leases_.Retry(key, retryable, study.spec.max_attempts);
@@ -187,7 +208,6 @@ void Scheduler::Retry(StudyEntry& study, int64_t number, const std::string& reas
     spdlog::warn("study {} trial {}: FAILED after {} attempt(s): {}", study.row.id, extra.id,
                  attempt, reason);
   }
-  Advance(study, static_cast<int>(waiters_.size()), ops);
 }
 
 }  // namespace tuner::server

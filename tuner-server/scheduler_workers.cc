@@ -42,44 +42,76 @@ void Scheduler::RegisterWorker(const v1::RegisterWorkerRequest& request,
   Replies replies;
   absl::MutexLock lock(&mu_);
   const double now = Now();
-  storage::WorkerRow* row = nullptr;
-  for (auto& [id, worker] : workers_) {
-    if (worker.name == request.name()) row = &worker;
+  // The worker is in workers_ (or updated there) only once its row committed (kDrop): a
+  // refused registration leaves nothing. Calls with the same new name meanwhile share its id.
+  storage::WorkerRow row;
+  for (const auto& [id, worker] : workers_) {
+    if (worker.name == request.name()) row = worker;
   }
-  if (row == nullptr) {
-    if (static_cast<int64_t>(workers_.size()) >= options_.max_workers) {
+  const bool known_name = row.id != 0;
+  auto registering = registering_.find(request.name());
+  if (!known_name && registering != registering_.end()) {
+    row.id = registering->second.first;
+    row.registered_at = now;
+  }
+  if (row.id == 0) {
+    const size_t known = workers_.size() + registering_.size();
+    if (static_cast<int64_t>(known) >= options_.max_workers) {
       return replies.Add(std::move(done), absl::ResourceExhaustedError(absl::StrCat(
-                                              "name: this server already knows ", workers_.size(),
+                                              "name: this server already knows ", known,
                                               " workers (its limit); reuse a worker name")));
     }
-    const int64_t id = next_worker_id_++;
-    row = &workers_[id];
-    row->id = id;
-    row->registered_at = now;
+    row.id = next_worker_id_++;
+    row.registered_at = now;
   }
-  row->name = request.name();
-  row->host = request.host();
-  row->devices_json =
+  row.name = request.name();
+  row.host = request.host();
+  row.devices_json =
       nlohmann::json(std::vector<std::string>(request.devices().begin(), request.devices().end()))
           .dump();
-  row->last_seen_at = now;
-  response->set_worker_id(row->id);
+  row.last_seen_at = now;
+  if (!known_name) {  // a new name: later calls with it meanwhile get the same id
+    auto& [id, calls] = registering_[row.name];
+    id = row.id;
+    ++calls;
+  }
+  response->set_worker_id(row.id);
   response->set_lease_seconds(options_.lease_seconds);
-  spdlog::info("worker {} \"{}\" registered from {}", row->id, row->name, row->host);
-  Commit({*row}, std::move(done));
+  Commit(
+      {row},
+      [this, row, done = std::move(done)](const absl::Status& status) {
+        {
+          absl::MutexLock lock(&mu_);
+          auto it = registering_.find(row.name);
+          if (it != registering_.end() && it->second.first == row.id &&
+              --it->second.second == 0) {
+            registering_.erase(it);
+          }
+          if (status.ok()) {
+            workers_[row.id] = row;
+            spdlog::info("worker {} \"{}\" registered from {}", row.id, row.name, row.host);
+          } else {
+            spdlog::warn("worker \"{}\": not registered, its row did not commit: {}", row.name,
+                         status.ToString());
+          }
+        }
+        done(status);
+      },
+      storage::GroupCommitter::OnFailure::kDrop);
 }
 
 bool Scheduler::TryLease(int64_t worker_id, bool accepts_ensembles,
-                         v1::AcquireTrialResponse* response, Ops& ops) {
+                         v1::AcquireTrialResponse* response, Ops& ops, Ops& lease_ops) {
   // Ensembles first: they are short and a person is waiting for them.
-  if (accepts_ensembles && TryLeaseEnsemble(worker_id, response, ops)) return true;
+  if (accepts_ensembles && TryLeaseEnsemble(worker_id, response, lease_ops)) return true;
   if (studies_.empty()) return false;
   // Round-robin over running studies so one big study does not starve the others.
   auto start = studies_.upper_bound(round_robin_);
   for (size_t visited = 0; visited < studies_.size(); ++visited, ++start) {
     if (start == studies_.end()) start = studies_.begin();
     StudyEntry& study = start->second;
-    if (study.state != v1::STUDY_RUNNING) continue;
+    // A study whose stop is committing leases nothing: its trials are about to be stopped.
+    if (study.state != v1::STUDY_RUNNING || study.stops_committing > 0) continue;
     if (study.pending.empty()) Advance(study, 1, ops);
     if (study.pending.empty()) continue;
     const int64_t number = *study.pending.begin();
@@ -94,7 +126,7 @@ bool Scheduler::TryLease(int64_t worker_id, bool accepts_ensembles,
     }
     SetState(study, number, TrialState::kRunning);
     if (extra.started_at == 0) extra.started_at = now;
-    Touch(study, number, ops);
+    Touch(study, number, lease_ops);
     round_robin_ = study.row.id;
 
     response->set_has_trial(true);
@@ -145,8 +177,10 @@ void Scheduler::AcquireTrial(const v1::AcquireTrialRequest& request,
   }
   worker->second.last_seen_at = Now();
   Ops ops;
-  if (!shut_down_ && TryLease(request.worker_id(), request.accepts_ensembles(), response, ops)) {
-    Commit(std::move(ops), WithdrawOnFailure(response, std::move(done)));
+  Ops lease_ops;
+  if (!shut_down_ &&
+      TryLease(request.worker_id(), request.accepts_ensembles(), response, ops, lease_ops)) {
+    CommitLease(response, std::move(ops), std::move(lease_ops), std::move(done));
     return;
   }
   if (!ops.empty()) Commit(std::move(ops), nullptr);
@@ -174,36 +208,33 @@ bool Scheduler::CancelAcquire(const v1::AcquireTrialResponse* response) {
 }
 
 void Scheduler::ReturnLease(const v1::Lease& lease, Done done) {
-  absl::Status answer = ValidateAnyLease(lease);
-  if (answer.ok()) {
+  absl::Status answer;
+  {
     absl::MutexLock lock(&mu_);
     Ops ops;
-    if (lease.ensemble_id() != 0) {
-      EnsembleEntry* ensemble;
-      answer = FindEnsembleLease(lease, &ensemble);
-      if (answer.ok()) {
-        const storage::EnsembleRow& row = ensemble->row;
-        ensemble->state = v1::ENSEMBLE_PENDING;
-        leases_.Release(EnsembleKey(row.id));
-        ops.push_back(EnsembleRowOf(*ensemble));
-        spdlog::warn("study {} ensemble {}: lease (attempt {}) never reached its worker; "
-                     "re-queued without counting it",
-                     row.study_id, row.id, lease.attempt());
-      }
-    } else {
-      StudyEntry* study;
-      int64_t number;
-      answer = FindLease(lease, &study, &number, /*allow_stopped=*/false);
-      if (answer.ok()) {
-        TrialExtra& extra = study->extra[number];
-        spdlog::warn("study {} trial {}: lease (attempt {}) never reached worker {}; re-queued "
-                     "without counting it",
-                     study->row.id, extra.id, lease.attempt(), lease.worker_id());
-        // Unlike Retry: no failed attempt is counted and no reason stored.
-        leases_.Release(TrialKey(extra.id));
-        SetState(*study, number, TrialState::kPending);
-        Touch(*study, number, ops);
-      }
+    absl::StatusOr<HeldLease> held =
+        HoldLease(ValidateAnyLease(lease), lease, LeaseOf::kEither, LeaseUse::kEnd, "ReturnLease");
+    answer = held.status();
+    if (answer.ok() && held->ensemble) {
+      EnsembleEntry* ensemble = held->ensemble;
+      const storage::EnsembleRow& row = ensemble->row;
+      ensemble->state = v1::ENSEMBLE_PENDING;
+      leases_.Release(EnsembleKey(row.id));
+      ops.push_back(EnsembleRowOf(*ensemble));
+      spdlog::warn("study {} ensemble {}: lease (attempt {}) never reached its worker; "
+                   "re-queued without counting it",
+                   row.study_id, row.id, lease.attempt());
+    } else if (answer.ok()) {
+      StudyEntry* study = held->study;
+      const int64_t number = held->number;
+      TrialExtra& extra = study->extra[number];
+      spdlog::warn("study {} trial {}: lease (attempt {}) never reached worker {}; re-queued "
+                   "without counting it",
+                   study->row.id, extra.id, lease.attempt(), lease.worker_id());
+      // Unlike Retry: no failed attempt is counted and no reason stored.
+      leases_.Release(TrialKey(extra.id));
+      SetState(*study, number, TrialState::kPending);
+      Touch(*study, number, ops);
     }
     if (answer.ok()) Commit(std::move(ops), std::move(done));
   }
@@ -215,17 +246,31 @@ void Scheduler::ReturnLease(const v1::Lease& lease, Done done) {
   ServeWaiters();
 }
 
-Scheduler::Done Scheduler::WithdrawOnFailure(v1::AcquireTrialResponse* response, Done done) {
-  return [this, response, done = std::move(done)](const absl::Status& status) {
-    // The lease's row is kept and re-applied when the db frees (other writes of the batch,
-    // such as the policy's new trials, stay in memory); WithdrawLease's row lands after it.
-    if (!status.ok() && response->has_trial()) {
-      const v1::Lease lease = response->lease();
-      response->Clear();
-      WithdrawLease(lease);
-    }
-    if (done) done(status);
-  };
+void Scheduler::CommitLease(v1::AcquireTrialResponse* response, Ops ops, Ops lease_ops,
+                            Done done) {
+  // What the policy planned on the way (new trials, promotions) is in memory already and kept
+  // to be re-applied if it fails; the lease's own row is dropped then (kDrop) and the lease
+  // withdrawn, so no RUNNING row of a lease nobody holds lands later.
+  if (!ops.empty()) Commit(std::move(ops), nullptr);
+  const v1::Lease lease = response->has_ensemble_job() ? response->ensemble_job().lease()
+                                                       : response->lease();
+  const LeaseKey key = lease.ensemble_id() != 0 ? EnsembleKey(lease.ensemble_id())
+                                                : TrialKey(lease.trial_id());
+  granting_.insert(key);
+  Commit(
+      std::move(lease_ops),
+      [this, response, key, lease, done = std::move(done)](const absl::Status& status) {
+        {
+          absl::MutexLock lock(&mu_);
+          granting_.erase(key);
+        }
+        if (!status.ok()) {
+          response->Clear();
+          WithdrawLease(lease);
+        }
+        if (done) done(status);
+      },
+      storage::GroupCommitter::OnFailure::kDrop);
 }
 
 void Scheduler::WithdrawLease(const v1::Lease& lease) {
@@ -264,11 +309,12 @@ void Scheduler::ServeWaiters() {
   while (!waiters_.empty()) {
     Waiter& waiter = waiters_.front();
     Ops ops;
-    if (!TryLease(waiter.worker_id, waiter.accepts_ensembles, waiter.response, ops)) {
+    Ops lease_ops;
+    if (!TryLease(waiter.worker_id, waiter.accepts_ensembles, waiter.response, ops, lease_ops)) {
       if (!ops.empty()) Commit(std::move(ops), nullptr);
       return;
     }
-    Commit(std::move(ops), WithdrawOnFailure(waiter.response, std::move(waiter.done)));
+    CommitLease(waiter.response, std::move(ops), std::move(lease_ops), std::move(waiter.done));
     waiters_.pop_front();
   }
 }
@@ -278,6 +324,8 @@ void Scheduler::ExpireLeases(double now) {
   std::map<int64_t, std::vector<int64_t>> trials;  // study id -> numbers
   std::vector<int64_t> ensembles;
   for (const LeaseKey& key : leases_.Expired(now)) {
+    // Its grant or end is committing: what the commit's callback installs decides.
+    if (committing_.count(key) || granting_.count(key)) continue;
     if (key.kind == LeaseKind::kEnsemble) {
       ensembles.push_back(key.id);
       continue;
@@ -299,6 +347,7 @@ void Scheduler::ExpireLeases(double now) {
             absl::StrCat("lease expired: worker ", WorkerLabel(leases_.Get(key).worker_id),
                          " stopped heartbeating"),
             /*retryable=*/true, ops);
+      Advance(study, static_cast<int>(waiters_.size()), ops);
     }
     if (!ops.empty()) Commit(std::move(ops), nullptr);
   }

@@ -5,133 +5,15 @@
 // writer's busy timeout is 50 ms), which the committer answers UNAVAILABLE as it answers a
 // full disk RESOURCE_EXHAUSTED: both are the "transient" failures it used to keep and store
 // later.
-#include <sqlite3.h>
-
-#include <future>
-#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
-#include "proto/tuner.pb.h"
-#include "storage/database.h"
-#include "storage/group_committer.h"
+#include "tests/server/db_server.h"
 #include "tests/server/specs.h"
 #include "tests/testing/temp_dir.h"
-#include "tuner-server/scheduler.h"
 
 namespace tuner::testing {
 namespace {
-
-namespace v1 = ::tuner::v1;
-using server::Scheduler;
-
-// A Scheduler over a db file, as tuner-server runs it: Restart() drops it and loads a new one
-// from what the file holds.
-class Server {
- public:
-  explicit Server(std::string path) : path_(std::move(path)) { Restart(); }
-  ~Server() { Stop(); }
-
-  void Restart() {
-    Stop();
-    auto writer = storage::Database::Open(path_, /*busy_timeout_ms=*/50);
-    auto reader = storage::Database::Open(path_);
-    ASSERT_TRUE(writer.ok() && reader.ok());
-    auto snapshot = (*writer)->LoadSnapshot();
-    auto checkpoints = (*writer)->LoadCheckpoints();
-    ASSERT_TRUE(snapshot.ok() && checkpoints.ok());
-    committer_ = std::make_unique<storage::GroupCommitter>(std::move(*writer));
-    reader_ = std::move(*reader);
-    server::SchedulerOptions options;
-    options.clock = [this] { return now_; };
-    scheduler_ = std::make_unique<Scheduler>(options, committer_.get(), reader_.get());
-    ASSERT_TRUE(scheduler_->Load(*snapshot, *checkpoints).ok());
-  }
-  void Stop() {
-    scheduler_.reset();
-    committer_.reset();  // drains: what it keeps to re-apply gets its last try
-    reader_.reset();
-  }
-
-  Scheduler& scheduler() { return *scheduler_; }
-  storage::GroupCommitter& committer() { return *committer_; }
-
-  // Calls an RPC and waits for its answer.
-  template <typename Fn>
-  absl::Status Call(Fn fn) {
-    auto answer = std::make_shared<std::promise<absl::Status>>();
-    std::future<absl::Status> got = answer->get_future();
-    fn([answer](const absl::Status& s) { answer->set_value(s); });
-    return got.get();
-  }
-  absl::StatusOr<v1::CreateStudyResponse> CreateStudy(const std::string& spec,
-                                                      const std::string& request_id = "") {
-    v1::CreateStudyRequest request;
-    request.set_spec_yaml(spec);
-    if (!request_id.empty()) request.set_request_id(request_id);
-    v1::CreateStudyResponse response;
-    absl::Status s = Call([&](Scheduler::Done done) {
-      scheduler_->CreateStudy(request, &response, std::move(done));
-    });
-    if (!s.ok()) return s;
-    return response;
-  }
-  std::vector<v1::Study> Studies() {
-    v1::ListStudiesResponse response;
-    EXPECT_TRUE(scheduler_->ListStudies({}, &response).ok());
-    return {response.studies().begin(), response.studies().end()};
-  }
-  std::vector<v1::Trial> Trials(int64_t study_id) {
-    v1::ListTrialsRequest request;
-    request.set_study_id(study_id);
-    v1::ListTrialsResponse response;
-    EXPECT_TRUE(scheduler_->ListTrials(request, &response).ok());
-    return {response.trials().begin(), response.trials().end()};
-  }
-  int64_t RegisterWorker(const std::string& name) {
-    v1::RegisterWorkerRequest request;
-    request.set_name(name);
-    request.set_host("localhost");
-    v1::RegisterWorkerResponse response;
-    EXPECT_TRUE(Call([&](Scheduler::Done done) {
-                  scheduler_->RegisterWorker(request, &response, std::move(done));
-                }).ok());
-    return response.worker_id();
-  }
-  absl::Status Acquire(int64_t worker_id, v1::AcquireTrialResponse* response) {
-    v1::AcquireTrialRequest request;
-    request.set_worker_id(worker_id);
-    return Call([&](Scheduler::Done done) {
-      scheduler_->AcquireTrial(request, response, std::move(done));
-    });
-  }
-
- private:
-  const std::string path_;
-  double now_ = 1.0e9;
-  std::unique_ptr<storage::GroupCommitter> committer_;
-  std::unique_ptr<storage::Database> reader_;
-  std::unique_ptr<Scheduler> scheduler_;
-};
-
-// Another connection that holds the db's write lock while it lives.
-class WriteLock {
- public:
-  explicit WriteLock(const std::string& path) {
-    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
-    EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
-  }
-  ~WriteLock() { Release(); }
-  void Release() {
-    if (!db_) return;
-    sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-    sqlite3_close(db_);
-    db_ = nullptr;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 TEST(HalfApplied, RefusedCreateStudyLeavesNoStudyInMemoryOrInTheDb) {
   TempDir dir;
