@@ -214,11 +214,18 @@ def main():
         probe("checkpoint", "Upload without a lease", upload([ck(epoch=1, data=b"x")]))
         probe("checkpoint", "Upload `epoch: 0`", upload([ck(lease=L(), epoch=0, data=b"x")]))
         probe("checkpoint", "Upload for an old attempt", upload([ck(lease=L(attempt=9), epoch=1, data=b"x")]))
-        probe("checkpoint", "Download `../../../../etc/passwd`", lambda: list(workers.DownloadCheckpoint(pb.DownloadCheckpointRequest(worker_id=worker_id, checkpoint_id="../../../../etc/passwd"), timeout=5)))
-        probe("checkpoint", "Download `/etc/passwd`", lambda: list(workers.DownloadCheckpoint(pb.DownloadCheckpointRequest(worker_id=worker_id, checkpoint_id="/etc/passwd"), timeout=5)))
-        probe("checkpoint", "Download 32 upper-case hex", lambda: list(workers.DownloadCheckpoint(pb.DownloadCheckpointRequest(worker_id=worker_id, checkpoint_id="A" * 32), timeout=5)))
-        probe("checkpoint", "Download unknown 32 hex", lambda: list(workers.DownloadCheckpoint(pb.DownloadCheckpointRequest(worker_id=worker_id, checkpoint_id="0" * 32), timeout=5)))
-        probe("checkpoint", "Download by unregistered `worker_id: 999`", lambda: list(workers.DownloadCheckpoint(pb.DownloadCheckpointRequest(worker_id=999, checkpoint_id="0" * 32), timeout=5)))
+        def download(checkpoint_id, **fields):
+            request = pb.DownloadCheckpointRequest(checkpoint_id=checkpoint_id, **fields)
+            return lambda: list(workers.DownloadCheckpoint(request, timeout=5))
+        # A download carries the caller's current lease (docs/security.md, row 8).
+        probe("checkpoint", "Download `../../../../etc/passwd`", download("../../../../etc/passwd", lease=L()))
+        probe("checkpoint", "Download `/etc/passwd`", download("/etc/passwd", lease=L()))
+        probe("checkpoint", "Download 32 upper-case hex", download("A" * 32, lease=L()))
+        probe("checkpoint", "Download unknown 32 hex", download("0" * 32, lease=L()))
+        probe("checkpoint", "Download without a lease", download("0" * 32, worker_id=worker_id))
+        probe("checkpoint", "Download with a forged lease `token`", download("0" * 32, lease=L(token="f" * 32)))
+        probe("checkpoint", "Download by unregistered `worker_id: 999`", download("0" * 32, lease=L(worker_id=999)))
+        probe("checkpoint", "Download with `worker_id: 999` beside the lease", download("0" * 32, worker_id=999, lease=L()))
 
         for area, what, answer in rows:
             print(f"| {area} | {what} | {answer} |")

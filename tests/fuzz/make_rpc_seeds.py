@@ -96,10 +96,19 @@ def write_seeds(out):
                                                         retryable=False)),
         "upload-first": ("UploadCheckpoint", pb.CheckpointChunk(lease=lease(), epoch=3,
                                                                 data=b"weights")),
+        # A download carries the caller's lease (trial 1's, or an ensemble job's); without one
+        # it is refused before any lookup.
         "download": ("DownloadCheckpoint", pb.DownloadCheckpointRequest(
-            worker_id=1, checkpoint_id="0123456789abcdef0123456789abcdef")),
+            worker_id=1, checkpoint_id="0123456789abcdef0123456789abcdef", lease=lease())),
         "download-escape": ("DownloadCheckpoint", pb.DownloadCheckpointRequest(
-            worker_id=1, checkpoint_id="../../../../etc/passwd")),
+            worker_id=1, checkpoint_id="../../../../etc/passwd", lease=lease())),
+        "download-no-lease": ("DownloadCheckpoint", pb.DownloadCheckpointRequest(
+            worker_id=1, checkpoint_id="0123456789abcdef0123456789abcdef")),
+        "download-other-worker": ("DownloadCheckpoint", pb.DownloadCheckpointRequest(
+            worker_id=2, checkpoint_id="0123456789abcdef0123456789abcdef", lease=lease())),
+        "download-ensemble": ("DownloadCheckpoint", pb.DownloadCheckpointRequest(
+            worker_id=1, checkpoint_id="0123456789abcdef0123456789abcdef",
+            lease=pb.Lease(ensemble_id=1, attempt=1, worker_id=1, token=FUZZ_TOKEN))),
         "enqueue": ("EnqueueTrial", pb.EnqueueTrialRequest(study_id=1, params={
             "units": pb.ParamValue(string_value="256"),
             "dropout": pb.ParamValue(float_value=0.3),
