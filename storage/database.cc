@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/utf8.h"
@@ -123,6 +124,11 @@ enum StatementIndex {
   kPutCheckpoint,
   kPutEnsemble,
   kDeleteCheckpoint,
+  kDeleteStudyIntermediates,
+  kDeleteStudyCheckpoints,
+  kDeleteStudyEnsembles,
+  kDeleteStudyTrials,
+  kDeleteStudy,
   kSelectStudies,
   kSelectTrials,
   kSelectWorkers,
@@ -403,6 +409,27 @@ absl::Status Database::Write(const WriteOp& op) {
     stmt = Prepared(kDeleteCheckpoint, "DELETE FROM checkpoints WHERE id = ?1");
     if (!stmt) return Error(what);
     BindText(stmt, 1, deletion->id);
+  } else if (const auto* study = std::get_if<StudyDeletion>(&op)) {
+    // The rows that reference others first, so no reference is ever left dangling.
+    static constexpr std::pair<StatementIndex, const char*> kDeletes[] = {
+        {kDeleteStudyIntermediates,
+         "DELETE FROM intermediate_values WHERE trial_id IN "
+         "(SELECT id FROM trials WHERE study_id = ?1)"},
+        {kDeleteStudyCheckpoints,
+         "DELETE FROM checkpoints WHERE trial_id IN (SELECT id FROM trials WHERE study_id = ?1)"},
+        {kDeleteStudyEnsembles, "DELETE FROM ensembles WHERE study_id = ?1"},
+        {kDeleteStudyTrials, "DELETE FROM trials WHERE study_id = ?1"},
+    };
+    what = "delete study";
+    for (const auto& [index, sql] : kDeletes) {
+      sqlite3_stmt* child = Prepared(index, sql);
+      if (!child) return Error(what);
+      sqlite3_bind_int64(child, 1, study->id);
+      if (!StepDone(child)) return Error(what);
+    }
+    stmt = Prepared(kDeleteStudy, "DELETE FROM studies WHERE id = ?1");
+    if (!stmt) return Error(what);
+    sqlite3_bind_int64(stmt, 1, study->id);
   }
   if (!StepDone(stmt)) return Error(what);
   return absl::OkStatus();

@@ -81,6 +81,12 @@ struct CheckpointDeletion {
   std::string id;
 };
 
+// Removes a study and every row that names it: its trials, their intermediate values and
+// checkpoint rows, its ensembles. Checkpoint files are removed after this commits.
+struct StudyDeletion {
+  int64_t id = 0;
+};
+
 // A top-k ensemble of a study's trials, evaluated on the test set by a worker.
 struct EnsembleRow {
   int64_t id = 0;
@@ -104,7 +110,7 @@ struct EnsembleRow {
 // truth in memory and the db mirrors it, which keeps every write idempotent.
 using WriteOp =
     std::variant<StudyRow, TrialRow, IntermediateRow, WorkerRow, CheckpointRow, EnsembleRow,
-                 CheckpointDeletion>;
+                 CheckpointDeletion, StudyDeletion>;
 
 // Everything a restarting server needs to rebuild its state.
 struct Snapshot {

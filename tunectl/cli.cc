@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "common/client_security.h"
 #include "common/version.h"
+#include "tunectl/cli_docs.h"
 #include "tunectl/format.h"
 
 namespace tuner::tunectl {
@@ -175,6 +176,11 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
       ->capture_default_str();
   ensemble->add_flag("--json", json, "print the ensemble as JSON");
 
+  CLI::App* del = app.add_subcommand(
+      "delete", "delete a study that ended (stop it first), with its trials and checkpoints");
+  del->add_option("STUDY", study, "study id or name")->required();
+  del->add_flag("--json", json, "print what was deleted as JSON");
+
   CLI::App* workers = app.add_subcommand(
       "workers", "the registered trial-workers: host, devices, the trial each runs, last seen");
   workers->add_flag("--json", json, "print JSON");
@@ -185,6 +191,14 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   report->add_option("STUDY", study, "study id or name")->required();
   report->add_option("--html", html_path, "the HTML file to write (replaced atomically)")
       ->required();
+
+  std::string shell;
+  CLI::App* completion = app.add_subcommand(
+      "completion", "print a shell completion script: source <(tunectl completion bash)");
+  completion->add_option("SHELL", shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+  CLI::App* man = app.add_subcommand("man", "print the man page (roff): tunectl man | man -l -");
 
   try {
     app.parse(argc, argv);
@@ -202,6 +216,18 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
     }
     err << "error: " << message << " (see " << help << ")\n";
     return kExitUsage;
+  }
+
+  if (completion->parsed() || man->parsed()) {
+    OptionValues values;
+    values["--state"] = TrialStateChoices();
+    values["--format"] = values["-f"] = {"table", "json", "yaml", "csv"};
+    if (man->parsed()) {
+      out << ManPage(app, std::string("tunectl ") + TUNER_VERSION);
+    } else {
+      out << (shell == "zsh" ? ZshCompletion(app, values) : BashCompletion(app, values));
+    }
+    return kExitOk;
   }
 
   absl::StatusOr<ClientAuth> auth = ResolveClientSecurity(security);
@@ -223,6 +249,7 @@ int RunTunectl(int argc, const char* const* argv, const CliEnvironment& env) {
   if (status->parsed()) return commands.Status(study, json);
   if (trials->parsed()) return commands.Trials(study, states, json, intermediate, trials_format);
   if (workers->parsed()) return commands.Workers(json);
+  if (del->parsed()) return commands.Delete(study, json);
   if (best->parsed()) return commands.Best(study, k, json);
   if (stop->parsed()) return commands.Stop(study, json);
   if (enqueue->parsed()) return commands.Enqueue(study, enqueue_params, json, allow_duplicate);

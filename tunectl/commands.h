@@ -107,6 +107,9 @@ class Commands {
   // Writes the study's HTML report (tunectl/report.h) to html_path, atomically (a temp file
   // in the same directory, then rename): on any failure the path is left as it was.
   int Report(const std::string& study, const std::string& html_path);
+  // DeleteStudy: a study that ended, with its trials, ensembles and checkpoints. Prints what
+  // went (or its JSON).
+  int Delete(const std::string& study, bool json);
   // ListWorkers: every registered worker, the trial it runs and when it was last heard from.
   int Workers(bool json);
   // Until the study finishes (0; 1 when every trial failed), the cancel token fires (130) or

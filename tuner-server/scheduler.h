@@ -164,6 +164,10 @@ class Scheduler {
   absl::Status ListEnsembles(const v1::ListEnsemblesRequest& request,
                              v1::ListEnsemblesResponse* response);
   // Removes a study that ended, with its trials, ensembles and checkpoints, once that
+  // committed (scheduler_lifecycle.cc). FAILED_PRECONDITION while it runs or an ensemble job
+  // of it is unfinished.
+  void DeleteStudy(const v1::DeleteStudyRequest& request, v1::DeleteStudyResponse* response,
+                   Done done);
   // Every registered worker, with the trial or ensemble job it holds (scheduler_view.cc).
   absl::Status ListWorkers(const v1::ListWorkersRequest& request,
                            v1::ListWorkersResponse* response);
@@ -408,6 +412,10 @@ class Scheduler {
   void FillStudy(const StudyEntry& study, v1::Study* out) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillAshaBrackets(const StudyEntry& study, v1::Study* out) const;
+  // DeleteStudy's commit ended: the study leaves memory when it committed, then its
+  // checkpoint files are removed and the call answered. On the committer's thread.
+  void FinishDeleteStudy(int64_t id, v1::DeleteStudyResponse* response, const Done& done,
+                         const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   // A worker as people know it, for messages: its name; "with id N" when it is unknown.
   std::string WorkerLabel(int64_t worker_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -417,6 +425,7 @@ class Scheduler {
 
   absl::Mutex mu_;
   std::map<int64_t, StudyEntry> studies_ ABSL_GUARDED_BY(mu_);
+  std::set<int64_t> deleting_ ABSL_GUARDED_BY(mu_);  // studies whose deletion is committing
   // trial id -> (study id, trial number)
   std::unordered_map<int64_t, std::pair<int64_t, int64_t>> trial_index_ ABSL_GUARDED_BY(mu_);
   LeaseTable leases_ ABSL_GUARDED_BY(mu_);  // of trials and ensemble jobs

@@ -21,6 +21,7 @@ void StudyServiceImpl::CheckUtf8OfRequests() {
            Utf8Checked(this, service, "CreateEnsemble", &S::CreateEnsemble),
            Utf8Checked(this, service, "ListEnsembles", &S::ListEnsembles),
            Utf8Checked(this, service, "ListWorkers", &S::ListWorkers),
+           Utf8Checked(this, service, "DeleteStudy", &S::DeleteStudy),
        }) {
     MarkMethodCallback(index, handler);
   }

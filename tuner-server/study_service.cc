@@ -217,6 +217,12 @@ grpc::ServerUnaryReactor* StudyServiceImpl::ListEnsembles(grpc::CallbackServerCo
   return Guarded(context, *auth_, [&] { return scheduler_->ListEnsembles(*request, response); });
 }
 
+grpc::ServerUnaryReactor* StudyServiceImpl::DeleteStudy(grpc::CallbackServerContext* context,
+                                                        const v1::DeleteStudyRequest* request,
+                                                        v1::DeleteStudyResponse* response) {
+  return Forward(context, *auth_, scheduler_, &Scheduler::DeleteStudy, request, response);
+}
+
 grpc::ServerUnaryReactor* StudyServiceImpl::ListWorkers(grpc::CallbackServerContext* context,
                                                         const v1::ListWorkersRequest* request,
                                                         v1::ListWorkersResponse* response) {

@@ -2,7 +2,8 @@
 # Failures a user can see (issue 17): a study whose every trial fails reads FAILED in
 # `studies` and `status`, ends `watch` with exit 1 and the reason, and `trials --state failed`
 # shows each trial's REASON and the worker (by name) it failed on. Also `tunectl workers` and
-# `trials --format csv` on the real server.
+# `trials --format csv` and `tunectl delete` (with its checkpoint files, also after a restart)
+# on the real server.
 # usage: failures_e2e_test.sh TUNER_SERVER_BIN TRIAL_WORKER_BIN TUNECTL_BIN
 source "$(dirname "$0")/lib.sh"
 SERVER_BIN="$1" WORKER_BIN="$2" TUNECTL="$3"
@@ -42,6 +43,7 @@ grep -qE "^ *1  w1 " "$WORK/workers.txt" || fail "workers does not list w1"
 cat > "$WORK/ok.yaml" <<'YAML'
 name: fine
 algorithm: {kind: random, max_trials: 4}
+keep_checkpoints: true
 search_space:
   units: {type: choice, values: [128, 256]}
   dropout: {type: float, min: 0.1, max: 0.5}
@@ -64,4 +66,19 @@ for row, trial in zip(rows, trials):
     assert int(row["params_units"]) == trial["params"]["units"]
 print(f"csv: {len(rows)} rows equal to trials --json")
 PY
+
+# delete: the ended study goes with its 4 checkpoint files (a running study is refused:
+# OutputTest and Lifecycle tests).
+ls "$WORK/tuner.db.checkpoints" | wc -l | grep -qx 4 || fail "expected 4 checkpoint files"
+"$TUNECTL" delete "$OK_STUDY" | tee "$WORK/delete.out"
+grep -qx "deleted study $OK_STUDY \"fine\" with 4 trials, 4 checkpoints and 0 ensembles" \
+  "$WORK/delete.out" || fail "delete printed $(cat "$WORK/delete.out")"
+[ -z "$(ls -A "$WORK/tuner.db.checkpoints")" ] || fail "checkpoint files left behind"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+start_server "$SERVER_BIN"
+"$TUNECTL" studies > "$WORK/studies.txt"
+grep -q " fine " "$WORK/studies.txt" && fail "the deleted study came back after a restart"
+grep -qE "^ *$STUDY +broken " "$WORK/studies.txt" || fail "another study was lost"
+if "$TUNECTL" delete "$OK_STUDY" 2> "$WORK/again.err"; then fail "deleted twice"; fi
+grep -q "study $OK_STUDY not found" "$WORK/again.err" || fail "$(cat "$WORK/again.err")"
 echo "failures_e2e: ok"

@@ -77,6 +77,47 @@ TEST(Database, RowsSurviveReopen) {
   EXPECT_DOUBLE_EQ((*values)[0].value, 0.5);
 }
 
+TEST(Database, DeletingAStudyRemovesEveryRowThatNamesItAndNothingElse) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.File("t.db"));
+  ASSERT_TRUE(db.ok());
+  for (int64_t study : {1, 2}) {
+    ASSERT_TRUE((*db)->Write(Study(study)).ok());
+    ASSERT_TRUE((*db)->Write(Trial(study * 10, study, 0)).ok());
+    IntermediateRow value;
+    value.trial_id = study * 10;
+    value.epoch = 1;
+    ASSERT_TRUE((*db)->Write(value).ok());
+    CheckpointRow checkpoint;
+    checkpoint.id = "ckpt" + std::to_string(study);
+    checkpoint.trial_id = study * 10;
+    checkpoint.path = checkpoint.id;
+    ASSERT_TRUE((*db)->Write(checkpoint).ok());
+    EnsembleRow ensemble;
+    ensemble.id = study;
+    ensemble.study_id = study;
+    ensemble.state = "ENSEMBLE_COMPLETED";
+    ASSERT_TRUE((*db)->Write(ensemble).ok());
+  }
+  ASSERT_TRUE((*db)->Write(StudyDeletion{1}).ok());
+  auto snapshot = (*db)->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->studies.size(), 1u);
+  EXPECT_EQ(snapshot->studies[0].id, 2);
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  EXPECT_EQ(snapshot->trials[0].id, 20);
+  ASSERT_EQ(snapshot->ensembles.size(), 1u);
+  EXPECT_EQ(snapshot->ensembles[0].id, 2);
+  auto checkpoints = (*db)->LoadCheckpoints();
+  ASSERT_TRUE(checkpoints.ok());
+  ASSERT_EQ(checkpoints->size(), 1u);
+  EXPECT_EQ((*checkpoints)[0].id, "ckpt2");
+  EXPECT_TRUE((*db)->LoadIntermediates(10)->empty());
+  EXPECT_EQ((*db)->LoadIntermediates(20)->size(), 1u);
+  // Deleting a study that is not there changes nothing and is no error (a retried batch).
+  EXPECT_TRUE((*db)->Write(StudyDeletion{1}).ok());
+}
+
 TEST(Database, RewritingARowReplacesIt) {
   testing::TempDir dir;
   auto db = Database::Open(dir.File("t.db"));

@@ -97,6 +97,33 @@ class FakeStudyService final : public v1::StudyService::Service {
     for (const v1::Trial& trial : trials) AddTrial(study, trial);
     studies_[study.study_id()] = study;
   }
+  // DeleteStudy: a study that is not running goes, with its trials (each with a checkpoint
+  // counted as one); a running one is refused as the server refuses it.
+  grpc::Status DeleteStudy(grpc::ServerContext* context, const v1::DeleteStudyRequest* request,
+                           v1::DeleteStudyResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(context);
+    auto it = studies_.find(request->study_id());
+    if (it == studies_.end()) return NotFound(request->study_id());
+    const std::string id = std::to_string(request->study_id());
+    if (it->second.state() == v1::STUDY_RUNNING) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "study " + id + " is running: stop it first (tunectl stop " + id +
+                              "), then delete it");
+    }
+    response->set_study_id(request->study_id());
+    response->set_name(it->second.name());
+    for (const v1::Trial& trial : trials_[request->study_id()]) {
+      response->set_trials_deleted(response->trials_deleted() + 1);
+      if (!trial.checkpoint_id().empty()) {
+        response->set_checkpoints_deleted(response->checkpoints_deleted() + 1);
+      }
+    }
+    trials_.erase(request->study_id());
+    studies_.erase(it);
+    return grpc::Status::OK;
+  }
+
   // What ListWorkers answers.
   void SetWorkers(std::vector<v1::Worker> workers) {
     std::lock_guard<std::mutex> lock(mu_);

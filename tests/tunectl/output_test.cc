@@ -1,6 +1,7 @@
 // What issue 17 asked of tunectl's output: failures shown (REASON, FAILED studies), BRACKET and
 // RUNG columns, short floats in tables, --format csv|json|yaml, `workers`, --version and clear
 // messages for bad -k / --timeout values.
+#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -165,6 +166,65 @@ TEST_F(OutputTest, WorkersListsEachWorkerAndItsTrial) {
   EXPECT_TRUE(parsed["workers"][1]["trial_id"].is_null());
   server_.service().SetWorkers({});
   EXPECT_NE(Run({"workers"}).out.find("no trial-worker has registered"), std::string::npos);
+}
+
+TEST_F(OutputTest, DeleteRemovesAnEndedStudyAndRefusesARunningOne) {
+  const CliResult running = Run({"delete", "cifar"});
+  EXPECT_EQ(running.code, kExitError);
+  EXPECT_EQ(running.err,
+            "error: study 1 is running: stop it first (tunectl stop 1), then delete it\n");
+  ASSERT_EQ(Run({"stop", "cifar"}).code, kExitOk);
+  const CliResult deleted = Run({"delete", "cifar"});
+  ASSERT_EQ(deleted.code, kExitOk) << deleted.err;
+  EXPECT_EQ(deleted.out,
+            "deleted study 1 \"cifar\" with 3 trials, 0 checkpoints and 0 ensembles\n");
+  EXPECT_EQ(Run({"status", "1"}).err, "error: study 1 not found\n");
+  EXPECT_EQ(Run({"studies"}).out.find("cifar"), std::string::npos);
+}
+
+// Runs bash with the completion loaded and COMP_WORDS = words (the last one being
+// completed); returns COMPREPLY, one word a line.
+std::string Complete(const std::string& completion, const std::string& words) {
+  const std::string path = ::testing::TempDir() + "/tunectl-completion.bash";
+  FILE* file = std::fopen(path.c_str(), "w");
+  std::fputs(completion.c_str(), file);
+  std::fclose(file);
+  const std::string command = "bash -c 'source " + path + "; COMP_WORDS=(" + words +
+                              "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _tunectl; "
+                              "printf \"%s\\n\" \"${COMPREPLY[@]}\"'";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buffer[256];
+  while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
+  pclose(pipe);
+  return out;
+}
+
+TEST(Output, BashCompletionIsGeneratedFromTheFlags) {
+  const CliResult r = RunCli({"completion", "bash"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_NE(r.out.find("complete -F _tunectl tunectl"), std::string::npos);
+  EXPECT_EQ(Complete(r.out, "tunectl tri"), "trials\n");
+  EXPECT_EQ(Complete(r.out, "tunectl trials 3 --state comp"), "completed\n");
+  EXPECT_EQ(Complete(r.out, "tunectl trials 3 --form"), "--format\n");
+  EXPECT_EQ(Complete(r.out, "tunectl --server host:1 trials 3 -f c"), "csv\n");
+  EXPECT_EQ(Complete(r.out, "tunectl best 3 --js"), "--json\n");
+  EXPECT_EQ(RunCli({"completion", "zsh"}).code, kExitOk);
+  EXPECT_EQ(RunCli({"completion", "fish"}).code, kExitUsage);
+}
+
+TEST(Output, TheManPageListsEveryCommandAndOption) {
+  const CliResult r = RunCli({"man"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out.find(".TH TUNECTL 1"), r.out.find('\n') + 1) << r.out.substr(0, 200);
+  for (const char* command : {"start-study", "studies", "status", "trials", "best", "watch",
+                              "stop", "enqueue", "ensemble", "report", "delete", "workers"}) {
+    std::string roff;  // a "-" is "\-" in roff
+    for (const char* c = command; *c != 0; ++c) roff += *c == '-' ? std::string("\\-") : std::string(1, *c);
+    EXPECT_NE(r.out.find(".SS \\fBtunectl " + roff + "\\fR"), std::string::npos) << command;
+  }
+  EXPECT_NE(r.out.find("\\fB\\-\\-format\\fR, \\fB\\-f\\fR"), std::string::npos);
+  EXPECT_NE(r.out.find("\\fBTUNER_SERVER\\fR"), std::string::npos);
 }
 
 TEST(Output, VersionAndBadNumbersAreClear) {
