@@ -52,6 +52,10 @@ text.tick{font-size:11px;fill:#4b5563}text.title{font-size:12.5px;font-weight:70
 .pc-line{fill:none;stroke-width:1.8;stroke-opacity:.9}
 .pc-line.pc-early{stroke:#9ca3af;stroke-opacity:.35;stroke-width:1}
 polyline.curve:hover,.pc-line:hover{stroke-width:4;stroke-opacity:1}
+.importance-bar{fill:#2563eb;fill-opacity:.8}
+.slice-pt{stroke:#1f2937;stroke-width:.5;fill-opacity:.9}.contour-pt{fill:#fff;stroke:#111827;stroke-width:1.2}
+.edf-line{fill:none;stroke:#2563eb;stroke-width:2}
+.pt.stopped{fill:#fff;stroke:#6b7280;stroke-width:1.5}
 .rung{fill:none;stroke:#6b7280}.rung-fill{fill:#bfdbfe}text.cell-main{font-size:12.5px;font-weight:700}
 .caption,.note,.empty{color:#4b5563;font-size:13px;margin:6px 0 0}
 .empty{font-style:italic;padding:18px 0}
@@ -187,7 +191,8 @@ std::string StudyReportHtml(const v1::Study& study, const std::vector<v1::Trial>
                   : study.direction() == v1::MAXIMIZE ? true
                   : data.spec                         ? data.spec->maximize
                                                       : true;
-  data.hyperband = study.algorithm() == "hyperband" || study.brackets_size() > 0;
+  data.hyperband = study.algorithm() == "hyperband" || study.algorithm() == "asha" ||
+                   study.brackets_size() > 0;
 
   std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
   html += "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">";
@@ -197,6 +202,10 @@ std::string StudyReportHtml(const v1::Study& study, const std::vector<v1::Trial>
   html += report::HistorySection(data);
   html += report::CurvesSection(data);
   html += report::ParallelSection(data);
+  html += report::ImportanceSection(data);
+  html += report::SliceSection(data);
+  html += report::ContourSection(data);
+  html += report::EdfSection(data);
   html += report::HyperbandSection(data);
   html += report::EnsembleSection(data);
   html += TrialsTable(data);

@@ -48,14 +48,6 @@ struct PcAxis {
   }
 };
 
-v1::ParamValue ToProto(const search::ParamValue& value) {
-  v1::ParamValue out;
-  if (const auto* i = std::get_if<int64_t>(&value)) out.set_int_value(*i);
-  if (const auto* d = std::get_if<double>(&value)) out.set_float_value(*d);
-  if (const auto* s = std::get_if<std::string>(&value)) out.set_string_value(*s);
-  return out;
-}
-
 // The param axes: in spec order with the spec's ranges when the spec parses; otherwise from
 // the trials themselves (names sorted, strings categorical, numbers linear over their range).
 std::vector<PcAxis> ParamAxes(const ReportData& data, const std::vector<const v1::Trial*>& shown) {

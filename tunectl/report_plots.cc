@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -61,47 +62,73 @@ std::string TrialTitle(const v1::Trial& trial) {
   return title;
 }
 
+// The value a finished trial is plotted at: its objective, or for a STOPPED trial without
+// one its last intermediate value (the mean over executions at its last epoch).
+std::optional<double> HistoryValue(const v1::Trial& trial) {
+  if (trial.has_value()) {
+    if (std::isfinite(trial.value())) return trial.value();
+    return std::nullopt;
+  }
+  if (trial.state() != v1::STOPPED) return std::nullopt;
+  std::map<int, std::pair<double, int>> by_epoch;  // epoch -> (sum, count)
+  for (const v1::IntermediateValue& v : trial.intermediate_values()) {
+    if (!std::isfinite(v.value())) continue;
+    auto& [sum, count] = by_epoch[v.epoch()];
+    sum += v.value();
+    ++count;
+  }
+  if (by_epoch.empty()) return std::nullopt;
+  const auto& [sum, count] = by_epoch.rbegin()->second;
+  return sum / count;
+}
+
 std::string HistorySection(const ReportData& data) {
   std::string out = "<section id=\"history\"><h2>Optimization history</h2>";
-  std::vector<const v1::Trial*> points;
+  struct Point {
+    const v1::Trial* trial;
+    double value;
+  };
+  std::vector<Point> points;
   for (const v1::Trial& trial : data.trials) {
-    if (IsFinal(trial.state()) && trial.has_value() && std::isfinite(trial.value())) {
-      points.push_back(&trial);
-    }
+    if (!IsFinal(trial.state())) continue;
+    if (const std::optional<double> v = HistoryValue(trial)) points.push_back({&trial, *v});
   }
   if (points.empty()) {
     return out + "<p class=\"empty\">No finished trial has a value yet: nothing to plot.</p>" +
            "</section>";
   }
-  double lo = points[0]->value(), hi = lo;
-  int64_t first = points[0]->number(), last = first;
-  for (const v1::Trial* t : points) {
-    lo = std::min(lo, t->value());
-    hi = std::max(hi, t->value());
-    first = std::min(first, t->number());
-    last = std::max(last, t->number());
+  // In the order the trials finished (a Hyperband study finishes its early numbers last);
+  // trials without a finish time (older servers) keep their number order at the end.
+  std::stable_sort(points.begin(), points.end(), [](const Point& a, const Point& b) {
+    const double fa = a.trial->finished_at(), fb = b.trial->finished_at();
+    if ((fa > 0) != (fb > 0)) return fa > 0;
+    return fa < fb;
+  });
+  double lo = points[0].value, hi = lo;
+  for (const Point& p : points) {
+    lo = std::min(lo, p.value);
+    hi = std::max(hi, p.value);
   }
+  const double last = static_cast<double>(points.size());
   svg::Frame frame{80, 30, 990, 290};
-  svg::Axis x = svg::FitAxis(static_cast<double>(first), static_cast<double>(last), false,
-                             frame.left + 8, frame.right() - 8);
+  svg::Axis x = svg::FitAxis(1, last, false, frame.left + 8, frame.right() - 8);
   if (x.hi - x.lo <= 10) {
     x.ticks.clear();
     for (double v = std::ceil(x.lo); v <= x.hi; v += 1) x.ticks.push_back(v);
   }
   const svg::Axis y = svg::FitAxis(lo, hi, false, frame.bottom(), frame.top);
-  const std::string metric = data.study.objective_metric().empty()
-                                 ? std::string("objective")
-                                 : data.study.objective_metric();
+  const std::string metric = ObjectiveName(data);
 
   out += SvgOpen(frame.bottom() + 50, "optimization history");
-  out += svg::AxesSvg(frame, x, y, "trial number", metric);
-  // Best so far: a step line over the completed trials in number order.
+  out += svg::AxesSvg(frame, x, y, "trials finished (in the order they finished)", metric);
+  // Best so far: a step line over the completed trials in the order they finished.
   std::vector<std::pair<double, double>> line;
   double best = 0;
-  int completed = 0;
-  for (const v1::Trial* t : points) {
+  int completed = 0, pruned = 0, stopped = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const v1::Trial* t = points[i].trial;
     if (t->state() != v1::COMPLETED) continue;
-    const double px = x.Map(static_cast<double>(t->number()));
+    const double px = x.Map(static_cast<double>(i + 1));
     if (completed++ == 0) {
       best = t->value();
       line.emplace_back(px, y.Map(best));
@@ -112,45 +139,52 @@ std::string HistorySection(const ReportData& data) {
     }
   }
   if (!line.empty()) {
-    line.emplace_back(x.Map(static_cast<double>(last)), y.Map(best));
+    line.emplace_back(x.Map(last), y.Map(best));
     out += "<polyline class=\"best-line\" points=\"" + Points(line) +
            "\"><title>best so far: " + Escape(FormatValue(best)) + "</title></polyline>";
   }
-  for (const v1::Trial* t : points) {
-    const bool done = t->state() == v1::COMPLETED;
-    out += "<circle class=\"pt " + std::string(done ? "completed" : "stopped-early") +
-           "\" cx=\"" + Coord(x.Map(static_cast<double>(t->number()))) + "\" cy=\"" +
-           Coord(y.Map(t->value())) + "\" r=\"4\"><title>" + Escape(TrialTitle(*t)) +
+  for (size_t i = 0; i < points.size(); ++i) {
+    const v1::Trial* t = points[i].trial;
+    const char* cls = "stopped-early";
+    if (t->state() == v1::COMPLETED) cls = "completed";
+    if (t->state() == v1::STOPPED) cls = "stopped", ++stopped;
+    if (t->state() == v1::PRUNED || t->state() == v1::FAILED) ++pruned;
+    out += "<circle class=\"pt " + std::string(cls) + "\" cx=\"" +
+           Coord(x.Map(static_cast<double>(i + 1))) + "\" cy=\"" + Coord(y.Map(points[i].value)) +
+           "\" r=\"4\"><title>" + Escape(std::to_string(i + 1) + ". to finish: " + TrialTitle(*t)) +
            "</title></circle>";
   }
   // Legend, top right.
-  const bool early = points.size() > static_cast<size_t>(completed);
-  const double lx = frame.right() - (early ? 330 : 210), ly = 14;
-  out += "<g class=\"legend\"><circle class=\"pt completed key\" cx=\"" + Coord(lx) + "\" cy=\"" +
-         Coord(ly) + "\" r=\"4\"/>" + svg::Text(lx + 9, ly + 4, "completed");
-  if (early) {
-    out += "<circle class=\"pt stopped-early key\" cx=\"" + Coord(lx + 100) + "\" cy=\"" +
-           Coord(ly) + "\" r=\"4\"/>" + svg::Text(lx + 109, ly + 4, "pruned / stopped");
-  }
-  const double bx = early ? lx + 225 : lx + 105;
-  out += "<line class=\"best-line\" x1=\"" + Coord(bx) + "\" x2=\"" + Coord(bx + 25) +
+  double lx = frame.right() - 210 - (pruned > 0 ? 120 : 0) - (stopped > 0 ? 100 : 0);
+  const double ly = 14;
+  auto key = [&](const char* cls, const char* label, double width) {
+    out += "<circle class=\"pt " + std::string(cls) + " key\" cx=\"" + Coord(lx) + "\" cy=\"" +
+           Coord(ly) + "\" r=\"4\"/>" + svg::Text(lx + 9, ly + 4, label);
+    lx += width;
+  };
+  out += "<g class=\"legend\">";
+  key("completed", "completed", 100);
+  if (pruned > 0) key("stopped-early", "pruned / failed", 120);
+  if (stopped > 0) key("stopped", "stopped", 100);
+  out += "<line class=\"best-line\" x1=\"" + Coord(lx - 5) + "\" x2=\"" + Coord(lx + 20) +
          "\" y1=\"" + Coord(ly) + "\" y2=\"" + Coord(ly) + "\"/>" +
-         svg::Text(bx + 31, ly + 4, "best so far") + "</g>";
+         svg::Text(lx + 26, ly + 4, "best so far") + "</g>";
   out += "</svg>";
   out += "<p class=\"caption\">" + std::to_string(completed) + " completed";
-  if (early) {
-    out += " and " + std::to_string(points.size() - completed) +
-           " pruned or stopped (their value at the epoch they stopped)";
+  if (pruned > 0) {
+    out += ", " + std::to_string(pruned) + " pruned or failed (their value at the epoch they stopped)";
   }
-  out += " trials; the line is the best completed value so far (" +
+  if (stopped > 0) {
+    out += ", " + std::to_string(stopped) + " stopped with the study (their last reported value)";
+  }
+  out += " trials, in the order they finished (the trial number is in each point's title); the "
+         "line is the best completed value so far (" +
          std::string(data.maximize ? "maximize" : "minimize") + " " + Escape(metric) + ").</p>";
   return out + "</section>";
 }
 
 std::string CurvesSection(const ReportData& data) {
-  const std::string metric = data.study.objective_metric().empty()
-                                 ? std::string("objective")
-                                 : data.study.objective_metric();
+  const std::string metric = ObjectiveName(data);
   std::string out = "<section id=\"curves\"><h2>Learning curves: " + Escape(metric) +
                     " per epoch</h2>";
   struct Series {

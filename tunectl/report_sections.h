@@ -10,6 +10,7 @@
 
 #include "proto/tuner.pb.h"
 #include "search/study_spec.h"
+#include "tunectl/svg.h"
 
 namespace tuner::tunectl::report {
 
@@ -31,6 +32,16 @@ bool Better(double a, double b, bool maximize);
 // "trial 17 (number 16) COMPLETED value 0.9123 dropout=0.3 units=256": hover titles.
 std::string TrialTitle(const v1::Trial& trial);
 
+// The objective's name ("objective" when the study has none).
+std::string ObjectiveName(const ReportData& data);
+// A spec value as the proto's, for labels and lookups.
+v1::ParamValue ToProto(const search::ParamValue& value);
+// An axis for one param of the spec: its range, log when the spec says so; a choice maps
+// value i to position i, labelled with the value.
+svg::Axis ParamAxis(const search::ParamSpec& param, double px_lo, double px_hi);
+// Where a trial's value of `param` sits on ParamAxis; nullopt when it is not one of its values.
+std::optional<double> ParamPosition(const search::ParamSpec& param, const v1::ParamValue& value);
+
 // Objective of each finished trial by trial number, with the best-so-far step line.
 std::string HistorySection(const ReportData& data);
 // The objective per epoch: one polyline per trial and execution, styled by trial state.
@@ -38,6 +49,15 @@ std::string CurvesSection(const ReportData& data);
 // Parallel coordinates: one axis per param (log when the spec says so; choices categorical)
 // and one for the objective; a line per trial coloured by its objective.
 std::string ParallelSection(const ReportData& data);
+// Each param's share of the objective's variance (tunectl/param_importance.h) as bars.
+std::string ImportanceSection(const ReportData& data);
+// One scatter per param: the objective of every completed trial against its value.
+std::string SliceSection(const ReportData& data);
+// The two most important numeric params: the trials and an interpolated shading of the
+// objective between them.
+std::string ContourSection(const ReportData& data);
+// The empirical distribution function of the completed trials' objective.
+std::string EdfSection(const ReportData& data);
 // Per bracket and rung: configurations planned and reached, epochs each trains to.
 std::string HyperbandSection(const ReportData& data);
 // The newest COMPLETED top-k ensemble: its test accuracy against each member's; empty when

@@ -159,11 +159,15 @@ std::string AxesSvg(const Frame& frame, const Axis& x, const Axis& y, const std:
            "\" y1=\"" + py + "\" y2=\"" + py + "\"/>";
     out += Text(frame.left - 6, y.Map(v) + 4, y.Label(v), "end", "tick");
   }
-  for (double v : x.Ticks()) {
+  const std::vector<double> x_ticks = x.Ticks();
+  const bool named = x.tick_labels.size() == x_ticks.size();
+  for (size_t i = 0; i < x_ticks.size(); ++i) {
+    const double v = x_ticks[i];
     const std::string px = Coord(x.Map(v));
     out += "<line class=\"grid\" x1=\"" + px + "\" x2=\"" + px + "\" y1=\"" + Coord(frame.top) +
            "\" y2=\"" + Coord(frame.bottom()) + "\"/>";
-    out += Text(x.Map(v), frame.bottom() + 16, x.Label(v), "middle", "tick");
+    out += Text(x.Map(v), frame.bottom() + 16, named ? x.tick_labels[i] : x.Label(v), "middle",
+                "tick");
   }
   out += "<line class=\"axis\" x1=\"" + Coord(frame.left) + "\" x2=\"" + Coord(frame.right()) +
          "\" y1=\"" + Coord(frame.bottom()) + "\" y2=\"" + Coord(frame.bottom()) + "\"/>";

@@ -25,6 +25,9 @@ struct Axis {
   double px_lo = 0;
   double px_hi = 1;
   std::vector<double> ticks;  // where to draw ticks; Ticks() fills it when left empty
+  // One label per entry of `ticks` (a categorical axis: the choice values); when the sizes
+  // differ, AxesSvg writes Label(tick).
+  std::vector<std::string> tick_labels;
 
   // Pixel of a value; values outside [lo, hi] are clamped to the ends.
   double Map(double value) const;

@@ -152,8 +152,8 @@ TEST(Report, RandomStudyPlotsEveryFinishedTrialAndEveryExecutionCurve) {
   EXPECT_EQ(Count(html, "<polyline class=\"pc-line\""), 3u);
   EXPECT_EQ(Count(html, ">log scale</text>"), 1u);
   EXPECT_NE(html.find(">rmsprop</text>"), std::string::npos);
-  // No brackets for random search, but a note saying so.
-  EXPECT_NE(html.find("Not a Hyperband study"), std::string::npos);
+  // No brackets section at all for random search (it was an empty card).
+  EXPECT_EQ(Count(html, "id=\"brackets\""), 0u);
   EXPECT_EQ(Count(html, "class=\"rung\""), 0u);
   // Header and table.
   EXPECT_NE(html.find("0.9000 &nbsp;(trial 101"), std::string::npos);
@@ -240,7 +240,9 @@ TEST(Report, HyperbandWithoutAParsableSpecUsesTheStudysBrackets) {
   t.set_bracket(0);
   const std::string html = StudyReportHtml(study, {t});
   EXPECT_EQ(Count(html, "<rect class=\"rung\""), 3u);
-  EXPECT_NE(html.find(">? trials @ 1 epoch</text>"), std::string::npos);
+  // Rung 0 plans what the bracket started with; nothing reads "? trials".
+  EXPECT_NE(html.find(">9 trials @ 1 epoch</text>"), std::string::npos);
+  EXPECT_EQ(Count(html, "? trials"), 0u);
 }
 
 TEST(Report, EmptyStudySaysSoInsteadOfDrawingEmptyPlots) {
