@@ -26,6 +26,8 @@ TEST(Backbones, EveryBackboneMapsImagesToItsFeatureDim) {
     if (info.feature_dim > 0) EXPECT_EQ((*backbone)->feature_dim(), info.feature_dim) << name;
     EXPECT_FALSE((*backbone)->Stages().empty()) << name;
     EXPECT_EQ((*backbone)->StageNames().size(), (*backbone)->Stages().size()) << name;
+    // The torch-free table unfreeze_from is checked against at CreateStudy.
+    EXPECT_EQ((*backbone)->StageNames(), info.stages) << name;
   }
 }
 

@@ -112,6 +112,42 @@ TEST(BatchTransform, GrayBecomesThreeNormalisedChannelsAtInputSize) {
   EXPECT_NEAR(x[0][2][5][5].item<float>(), (1 - 0.406) / 0.225, 1e-4);
 }
 
+TEST(BatchTransform, TheBackbonesPreprocessingCropsResizesAndNormalises) {
+  // An 8x8 image whose centre 4x4 is white on black: center_crop 0.5 keeps exactly that.
+  torch::Tensor image = torch::zeros({1, 3, 8, 8}, torch::kUInt8);
+  image.slice(2, 2, 6).slice(3, 2, 6).fill_(255);
+  PreprocessConfig p;
+  p.mean = {0.5, 0.25, 0.0};
+  p.std = {0.5, 0.25, 2.0};
+  p.center_crop = 0.5;
+  std::mt19937_64 rng(1);
+  torch::Tensor x = BatchTransform(AugmentConfig{}, 4, p).Apply(image, false, rng);
+  ASSERT_EQ(x.sizes(), (std::vector<int64_t>{1, 3, 4, 4}));
+  EXPECT_TRUE(x[0][0].eq(1.0f).all().item<bool>()) << x;   // (1 - 0.5) / 0.5
+  EXPECT_TRUE(x[0][1].eq(3.0f).all().item<bool>()) << x;   // (1 - 0.25) / 0.25
+  EXPECT_TRUE(x[0][2].eq(0.5f).all().item<bool>()) << x;   // (1 - 0) / 2
+  // Without the crop the black border stays in.
+  p.center_crop = 1.0;
+  x = BatchTransform(AugmentConfig{}, 8, p).Apply(image, false, rng);
+  EXPECT_FLOAT_EQ(x[0][0][0][0].item<float>(), -1.0f);
+  // Bicubic and bilinear resizes differ (bicubic overshoots at the edges).
+  torch::Tensor ramp = torch::arange(0, 256, 16).to(torch::kUInt8).view({1, 1, 4, 4}).repeat({1, 3, 1, 1});
+  PreprocessConfig bilinear, bicubic;
+  bicubic.interpolation = "bicubic";
+  torch::Tensor a = BatchTransform(AugmentConfig{}, 9, bilinear).Apply(ramp, false, rng);
+  torch::Tensor b = BatchTransform(AugmentConfig{}, 9, bicubic).Apply(ramp, false, rng);
+  EXPECT_GT((a - b).abs().max().item<float>(), 1e-3);
+  // The augmented path (one affine resample) takes the same interpolation and crop.
+  AugmentConfig flip;
+  flip.hflip = true;
+  PreprocessConfig crop;
+  crop.center_crop = 0.5;
+  crop.mean = {0, 0, 0};
+  crop.std = {1, 1, 1};
+  x = BatchTransform(flip, 4, crop).Apply(image, true, rng);
+  EXPECT_GT(x.min().item<float>(), 0.99f) << "the crop kept only the white centre";
+}
+
 TEST(BatchTransform, AugmentationIsSeededAndChangesImages) {
   AugmentConfig aug;
   aug.rotation = 15;

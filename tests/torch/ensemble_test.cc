@@ -141,6 +141,44 @@ TEST(TorchEnsemble, FrozenBackboneMembersWithTwoExecutionsAverageBothThroughTheF
   EXPECT_DOUBLE_EQ(result->test_accuracy, Accuracy(sum / 2.0, test->labels));
 }
 
+TEST(TorchEnsemble, MembersOfABackboneChoiceEachRunTheirOwnBackboneAndPreprocessing) {
+  testing::TempDir dir;
+  testing::WriteTinyCifar10(dir.path(), 24, 20);
+  EnsembleAssignment ensemble;
+  ensemble.threads = 2;
+  std::vector<TrialAssignment> trials;
+  // lenet5 trains from scratch on ImageNet-normalised input; googlenet is frozen and
+  // normalises with 0.5 / 0.5 (its torchvision transform_input).
+  for (const char* backbone : {"lenet5", "googlenet"}) {
+    TrialAssignment a = testing::TinyAssignment(dir.path(), 1);
+    a.trainer_config["backbone"] = {{"name", {{"param", "backbone"}}}};
+    a.params["backbone"] = std::string(backbone);
+    a.trial_id = 30 + static_cast<int64_t>(trials.size());
+    a.checkpoint_out_path = dir.File(std::string(backbone) + ".ckpt");
+    testing::RecordingContext context;
+    absl::StatusOr<TrainResult> trained = MakeTorchTrainer()->Train(a, context);
+    ASSERT_TRUE(trained.ok()) << backbone << ": " << trained.status();
+    ensemble.trainer_config = a.trainer_config;
+    ensemble.members.push_back({a.trial_id, a.params, a.checkpoint_out_path});
+    trials.push_back(a);
+  }
+  absl::StatusOr<EnsembleResult> result = MakeTorchTrainer()->EvaluateEnsemble(ensemble);
+  ASSERT_TRUE(result.ok()) << result.status();
+  torchtrainer::DatasetConfig data;
+  data.name = "cifar10";
+  data.path = dir.path();
+  absl::StatusOr<torchtrainer::ImageSet> test = torchtrainer::LoadImageSet(data, true);
+  ASSERT_TRUE(test.ok()) << test.status();
+  torch::Tensor sum;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    torch::Tensor p = MemberProbabilities(trials[i], trials[i].checkpoint_out_path, *test, "test");
+    ASSERT_TRUE(p.defined());
+    EXPECT_DOUBLE_EQ(result->member_test_accuracies[i], Accuracy(p, test->labels));
+    sum = sum.defined() ? sum + p : p;
+  }
+  EXPECT_DOUBLE_EQ(result->test_accuracy, Accuracy(sum / 2.0, test->labels));
+}
+
 TEST(TorchEnsemble, AMissingOrForeignCheckpointIsRefusedNamingTheTrial) {
   testing::TempDir dir;
   testing::WriteTinyCifar10(dir.path(), 8, 4);

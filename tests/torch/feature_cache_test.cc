@@ -48,6 +48,26 @@ TEST(TorchFeatureCache, CachedHeadTrainingMatchesUncachedAndIsReused) {
   }
 }
 
+TEST(TorchFeatureCache, EachBackboneOfAChoiceParamHasItsOwnEntries) {
+  testing::TempDir dir;
+  testing::WriteTinyCifar10(dir.path(), 20, 4);
+  TrialAssignment a = testing::TinyAssignment(dir.path(), 1);
+  a.trainer_config["backbone"] = {{"name", {{"param", "backbone"}}}};  // frozen, random init
+  a.cache_dir = dir.File("cache");
+  testing::RecordingContext r18, mobilenet, again;
+  a.params["backbone"] = std::string("resnet18");
+  ASSERT_TRUE(MakeTorchTrainer()->Train(a, r18).ok());
+  EXPECT_EQ(CountEntries(a.cache_dir), 2);  // train and val
+  a.params["backbone"] = std::string("mobilenet_v2");
+  ASSERT_TRUE(MakeTorchTrainer()->Train(a, mobilenet).ok());
+  EXPECT_EQ(CountEntries(a.cache_dir), 4);
+  a.params["backbone"] = std::string("resnet18");
+  ASSERT_TRUE(MakeTorchTrainer()->Train(a, again).ok());
+  EXPECT_EQ(CountEntries(a.cache_dir), 4);  // resnet18's entries reused
+  ASSERT_EQ(again.reports.size(), 1u);
+  EXPECT_EQ(again.reports[0].value, r18.reports[0].value);
+}
+
 TEST(TorchFeatureCache, AugmentedViewsAreCachedSeparately) {
   testing::TempDir dir;
   testing::WriteTinyCifar10(dir.path(), 8, 2);

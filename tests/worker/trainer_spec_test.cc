@@ -206,6 +206,27 @@ TEST(TorchConfig, TheTrialsBackboneBringsItsWeightsAndTorchvisionPreprocessing) 
   EXPECT_EQ(c->preprocessing.interpolation, "bicubic");
   EXPECT_EQ(c->preprocessing.center_crop, 0.875);
 
+  // unfreeze_from: a torchvision block name, counted as unfreeze_stages.
+  nlohmann::json partial = trainer;
+  partial["backbone"]["unfreeze_from"] = "layer3";
+  c = torchtrainer::ParseTorchTrainerConfig(partial, {{"backbone", std::string("resnet18")}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->backbone.unfreeze_stages, 2);  // layer3, layer4
+  partial["backbone"]["unfreeze_from"] = "features.7";
+  c = torchtrainer::ParseTorchTrainerConfig(partial,
+                                            {{"backbone", std::string("efficientnet_b2")}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->backbone.unfreeze_stages, 2);  // features.7, features.8
+  c = torchtrainer::ParseTorchTrainerConfig(partial, {{"backbone", std::string("resnet18")}});
+  EXPECT_EQ(c.status().message(),
+            "trainer.backbone.unfreeze_from: resnet18 has no stage \"features.7\" (its stages: "
+            "layer1, layer2, layer3, layer4)");
+  partial["backbone"]["unfreeze_stages"] = 1;
+  c = torchtrainer::ParseTorchTrainerConfig(partial,
+                                            {{"backbone", std::string("efficientnet_b2")}});
+  EXPECT_EQ(c.status().message(),
+            "trainer.backbone.unfreeze_from: give it or unfreeze_stages, not both");
+
   // The small backbones train from scratch by default.
   c = parse("lenet5");
   ASSERT_TRUE(c.ok()) << c.status();

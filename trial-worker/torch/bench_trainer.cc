@@ -8,6 +8,8 @@
 //                 with and without the seed study's augmentation (rotation 15, shift 0.1, flip)
 //
 //   bench-trainer [--threads 2] [--batch 32] [--size 32] [--steps 6] [--dataset DIR]
+//   bench-trainer --backbones all|NAME,NAME [--threads 2] [--batch 32] [--size 32]
+//                 only `forward` of each backbone (docs/trainer.md's zoo table), by name
 // Torch stays inside trial-worker/torch; bench/ only runs this binary.
 #include <algorithm>
 #include <chrono>
@@ -21,6 +23,8 @@
 
 #include "nlohmann/json.hpp"
 #include "trial-worker/torch/batch_loader.h"
+#include "absl/strings/str_split.h"
+#include "trial-worker/torch/backbone.h"
 #include "trial-worker/torch/batch_transform.h"
 #include "trial-worker/torch/datasets.h"
 #include "trial-worker/torch/resnet.h"
@@ -38,6 +42,7 @@ struct Options {
   int64_t size = 32;
   int steps = 6;
   std::string dataset = "/usr/share/datasets/fashion-mnist";
+  std::string backbones;  // non-empty: the per-backbone forward only
 };
 
 // Images per second of `step` (one batch each) from the fastest of `steps` steps after one
@@ -73,7 +78,7 @@ double LoaderRate(const tt::ImageSet& set, int64_t batch, int64_t size, bool aug
 
 int Usage() {
   std::cerr << "usage: bench-trainer [--threads T] [--batch B] [--size PX] [--steps N] "
-               "[--dataset DIR]\n";
+               "[--dataset DIR] [--backbones all|NAME,NAME]\n";
   return 2;
 }
 
@@ -88,11 +93,40 @@ int main(int argc, char** argv) {
     else if (flag == "--size") o.size = std::atoll(value.c_str());
     else if (flag == "--steps") o.steps = std::atoi(value.c_str());
     else if (flag == "--dataset") o.dataset = value;
+    else if (flag == "--backbones") o.backbones = value;
     else return Usage();
   }
   if (argc % 2 == 0 || o.threads < 1 || o.batch < 1 || o.size < 16 || o.steps < 1) return Usage();
   torch::set_num_threads(o.threads);
   torch::manual_seed(0);
+
+  if (!o.backbones.empty()) {
+    std::vector<std::string> names;
+    if (o.backbones == "all") {
+      for (const tt::BackboneInfo& info : tt::TorchBackbones()) names.push_back(info.name);
+    } else {
+      names = absl::StrSplit(o.backbones, ',');
+    }
+    nlohmann::json forward = nlohmann::json::object();
+    for (const std::string& name : names) {
+      auto backbone = tt::MakeBackbone(name, o.size);
+      if (!backbone.ok()) {
+        std::cerr << "bench-trainer: " << backbone.status() << "\n";
+        return 1;
+      }
+      (*backbone)->eval();
+      const torch::Tensor images = torch::randn({o.batch, 3, o.size, o.size});
+      forward[name] = Rate(o.batch, o.steps, [&] {
+        torch::NoGradGuard no_grad;
+        (*backbone)->Features(images);
+      });
+    }
+    std::cout << nlohmann::json({{"side", "c++"}, {"threads", torch::get_num_threads()},
+                                 {"batch", o.batch}, {"size", o.size}, {"forward", forward}})
+                     .dump()
+              << std::endl;
+    return 0;
+  }
 
   tt::ResNet backbone(tt::ResNet50Options(/*num_classes=*/0));
   tt::TransferHead head(backbone->feature_dim(), 256, 0.3, 10);

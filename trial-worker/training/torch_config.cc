@@ -210,13 +210,29 @@ absl::Status ParseBackboneWeights(const Section& b, BackboneConfig* out) {
 }
 
 absl::Status ParseBackbone(const Section& b, const search::Params& params, BackboneConfig* out) {
-  TUNER_RETURN_IF_ERROR(b.CheckKeys(
-      {"name", "weights", "freeze", "unfreeze_stages", "backbone_lr_scale", "lr_scale"}));
+  TUNER_RETURN_IF_ERROR(b.CheckKeys({"name", "weights", "freeze", "unfreeze_stages",
+                                     "unfreeze_from", "backbone_lr_scale", "lr_scale"}));
   TUNER_RETURN_IF_ERROR(ParseBackboneName(b, params, out));
-  out->freeze = FindTorchBackbone(out->name)->torchvision;
+  const BackboneInfo& info = *FindTorchBackbone(out->name);
+  out->freeze = info.torchvision;
   TUNER_RETURN_IF_ERROR(ParseBackboneWeights(b, out));
   TUNER_RETURN_IF_ERROR(b.Bool("freeze", &out->freeze));
   TUNER_RETURN_IF_ERROR(b.Integer("unfreeze_stages", 0, 100, &out->unfreeze_stages));
+  if (b.Present("unfreeze_from")) {
+    if (b.Present("unfreeze_stages")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          b.Field("unfreeze_from"), ": give it or unfreeze_stages, not both"));
+    }
+    std::string from;
+    TUNER_RETURN_IF_ERROR(b.String("unfreeze_from", {}, &from));
+    const auto it = std::find(info.stages.begin(), info.stages.end(), from);
+    if (it == info.stages.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          b.Field("unfreeze_from"), ": ", out->name, " has no stage \"", from,
+          "\" (its stages: ", absl::StrJoin(info.stages, ", "), ")"));
+    }
+    out->unfreeze_stages = static_cast<int>(info.stages.end() - it);
+  }
   TUNER_RETURN_IF_ERROR(b.Number("lr_scale", 0, 1000, &out->lr_scale));
   TUNER_RETURN_IF_ERROR(b.Number("backbone_lr_scale", 0, 1000, &out->lr_scale));
   return absl::OkStatus();
@@ -290,34 +306,58 @@ const std::vector<BackboneInfo>& TorchBackbones() {
   constexpr std::array<double, 3> kHalf{0.5, 0.5, 0.5};
   const auto tv = [&](std::string name, int64_t features, int64_t min_input, int64_t crop,
                       int64_t resize, std::string interpolation,
-                      std::vector<std::string> heads, bool half = false) {
-    return BackboneInfo{std::move(name), features,      min_input,
-                        true,            crop,          resize,
+                      std::vector<std::string> heads, std::vector<std::string> stages,
+                      bool half = false) {
+    return BackboneInfo{std::move(name),    features,
+                        min_input,          true,
+                        crop,               resize,
                         std::move(interpolation), half ? kHalf : kImageNetMean,
-                        half ? kHalf : kImageNetStd, std::move(heads)};
+                        half ? kHalf : kImageNetStd, std::move(heads),
+                        std::move(stages)};
   };
-  const auto own = [&](std::string name, int64_t features, int64_t min_input) {
+  const auto own = [&](std::string name, int64_t features, int64_t min_input,
+                       std::vector<std::string> stages) {
     return BackboneInfo{std::move(name), features, min_input, false, 0, 0, "bilinear",
-                        kImageNetMean, kImageNetStd, {}};
+                        kImageNetMean, kImageNetStd, {}, std::move(stages)};
   };
+  // "<prefix><first>" .. "<prefix><last>".
+  const auto numbered = [](const std::string& prefix, int first, int last) {
+    std::vector<std::string> out;
+    for (int i = first; i <= last; ++i) out.push_back(absl::StrCat(prefix, i));
+    return out;
+  };
+  const std::vector<std::string> layers = numbered("layer", 1, 4);
+  const std::vector<std::string> efficientnet = numbered("features.", 1, 8);
   static const std::vector<BackboneInfo> kZoo = {
-      tv("resnet50", 2048, 32, 224, 232, "bilinear", {"fc."}),
-      own("lenet5", 0, 12),
-      own("vgg_bn", 512, 32),
-      own("resnet18_cifar", 512, 8),
-      own("small_cnn", 0, 8),
-      tv("resnet18", 512, 32, 224, 256, "bilinear", {"fc."}),
-      tv("resnet34", 512, 32, 224, 256, "bilinear", {"fc."}),
-      tv("resnet101", 2048, 32, 224, 232, "bilinear", {"fc."}),
-      tv("resnet152", 2048, 32, 224, 232, "bilinear", {"fc."}),
-      tv("vgg16_bn", 512, 32, 224, 256, "bilinear", {"classifier."}),
-      tv("mobilenet_v2", 1280, 32, 224, 232, "bilinear", {"classifier."}),
-      tv("densenet121", 1024, 32, 224, 256, "bilinear", {"classifier."}),
-      tv("efficientnet_b0", 1280, 32, 224, 256, "bicubic", {"classifier."}),
-      tv("efficientnet_b1", 1280, 32, 240, 255, "bilinear", {"classifier."}),
-      tv("efficientnet_b2", 1408, 32, 288, 288, "bicubic", {"classifier."}),
-      tv("googlenet", 1024, 32, 224, 256, "bilinear", {"fc.", "aux1.", "aux2."}, true),
-      tv("inception_v3", 2048, 75, 299, 342, "bilinear", {"fc.", "AuxLogits."}, true),
+      tv("resnet50", 2048, 32, 224, 232, "bilinear", {"fc."}, layers),
+      own("lenet5", 0, 12, {"conv1", "conv2"}),
+      own("vgg_bn", 512, 32, numbered("stage", 1, 5)),
+      own("resnet18_cifar", 512, 8, layers),
+      own("small_cnn", 0, 8, {"block1", "block2"}),
+      tv("resnet18", 512, 32, 224, 256, "bilinear", {"fc."}, layers),
+      tv("resnet34", 512, 32, 224, 256, "bilinear", {"fc."}, layers),
+      tv("resnet101", 2048, 32, 224, 232, "bilinear", {"fc."}, layers),
+      tv("resnet152", 2048, 32, 224, 232, "bilinear", {"fc."}, layers),
+      tv("vgg16_bn", 512, 32, 224, 256, "bilinear", {"classifier."},
+         {"features.0-6", "features.7-13", "features.14-23", "features.24-33",
+          "features.34-43"}),
+      tv("mobilenet_v2", 1280, 32, 224, 232, "bilinear", {"classifier."},
+         numbered("features.", 1, 18)),
+      tv("densenet121", 1024, 32, 224, 256, "bilinear", {"classifier."},
+         {"features.denseblock1", "features.transition1", "features.denseblock2",
+          "features.transition2", "features.denseblock3", "features.transition3",
+          "features.denseblock4", "features.norm5"}),
+      tv("efficientnet_b0", 1280, 32, 224, 256, "bicubic", {"classifier."}, efficientnet),
+      tv("efficientnet_b1", 1280, 32, 240, 255, "bilinear", {"classifier."}, efficientnet),
+      tv("efficientnet_b2", 1408, 32, 288, 288, "bicubic", {"classifier."}, efficientnet),
+      tv("googlenet", 1024, 32, 224, 256, "bilinear", {"fc.", "aux1.", "aux2."},
+         {"inception3a", "inception3b", "inception4a", "inception4b", "inception4c",
+          "inception4d", "inception4e", "inception5a", "inception5b"},
+         true),
+      tv("inception_v3", 2048, 75, 299, 342, "bilinear", {"fc.", "AuxLogits."},
+         {"Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+          "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"},
+         true),
   };
   return kZoo;
 }

@@ -39,6 +39,8 @@ struct BackboneInfo {
   std::array<double, 3> mean{}, std{};
   // Entries of a torchvision file that are not part of the backbone (classifier, aux heads).
   std::vector<std::string> head_prefixes;
+  // The stages (unfreeze_stages, unfreeze_from), input to output: torchvision's block names.
+  std::vector<std::string> stages;
 };
 
 // The input pipeline's normalisation and resize (trainer.preprocessing); its defaults are the
@@ -56,7 +58,8 @@ struct BackboneConfig {
   std::string name_param;
   std::string weights;           // torchvision state dict (.pth); empty: random init
   bool freeze = true;            // default: true for the torchvision backbones, else false
-  int unfreeze_stages = 0;       // with freeze: train the last N stages anyway
+  int unfreeze_stages = 0;       // with freeze: train the last N stages anyway (unfreeze_from
+                                 // sets it from a stage name)
   double lr_scale = 0.1;         // backbone learning rate = learning_rate * lr_scale
 };
 
