@@ -10,18 +10,8 @@
 #include "tunectl/svg.h"
 
 namespace tuner::tunectl::report {
-namespace {
-
 using svg::Coord;
 using svg::Escape;
-
-std::string SvgOpen(double width, double height, const std::string& label) {
-  return "<svg class=\"plot\" viewBox=\"0 0 " + Coord(width) + " " + Coord(height) +
-         "\" width=\"" + Coord(width) + "\" height=\"" + Coord(height) +
-         "\" role=\"img\" aria-label=\"" + Escape(label) + "\">";
-}
-
-}  // namespace
 
 v1::ParamValue ToProto(const search::ParamValue& value) {
   v1::ParamValue out;
@@ -79,7 +69,7 @@ std::string ImportanceSection(const ReportData& data) {
   }
   constexpr double kLabel = 190, kBar = 22, kTop = 10, kMaxWidth = 760;
   const double height = kTop + kBar * static_cast<double>(importances.size()) + 12;
-  out += SvgOpen(1100, height, "parameter importances");
+  out += SvgOpen(height, "parameter importances");
   double y = kTop;
   for (const ParamImportance& i : importances) {
     const double w = std::max(1.0, kMaxWidth * i.share);
@@ -104,15 +94,13 @@ std::string ImportanceSection(const ReportData& data) {
 std::string SliceSection(const ReportData& data) {
   std::string out = "<section id=\"slice\"><h2>Slice: " + Escape(ObjectiveName(data)) +
                     " against each param</h2>";
-  std::vector<const v1::Trial*> completed;
+  const std::vector<const v1::Trial*> completed = CompletedTrials(data);
   double lo = INFINITY, hi = -INFINITY;
   int64_t last_number = 0;
-  for (const v1::Trial& t : data.trials) {
-    if (t.state() != v1::COMPLETED || !t.has_value() || !std::isfinite(t.value())) continue;
-    completed.push_back(&t);
-    lo = std::min(lo, t.value());
-    hi = std::max(hi, t.value());
-    last_number = std::max(last_number, t.number());
+  for (const v1::Trial* t : completed) {
+    lo = std::min(lo, t->value());
+    hi = std::max(hi, t->value());
+    last_number = std::max(last_number, t->number());
   }
   if (!data.spec || completed.empty()) {
     return out + "<p class=\"empty\">No completed trial yet: nothing to plot.</p></section>";
@@ -121,7 +109,7 @@ std::string SliceSection(const ReportData& data) {
   constexpr int kColumns = 3;
   constexpr double kPanelW = 366, kPanelH = 230;
   const int rows = (static_cast<int>(params.size()) + kColumns - 1) / kColumns;
-  out += SvgOpen(1100, kPanelH * rows + 10, "slice plots");
+  out += SvgOpen(kPanelH * rows + 10, "slice plots");
   for (size_t i = 0; i < params.size(); ++i) {
     const search::ParamSpec& p = params[i];
     const double ox = kPanelW * static_cast<double>(i % kColumns);

@@ -17,16 +17,6 @@ using svg::Escape;
 
 constexpr int kCells = 30;  // the contour's grid is kCells x kCells
 
-std::vector<const v1::Trial*> Completed(const ReportData& data) {
-  std::vector<const v1::Trial*> out;
-  for (const v1::Trial& t : data.trials) {
-    if (t.state() == v1::COMPLETED && t.has_value() && std::isfinite(t.value())) {
-      out.push_back(&t);
-    }
-  }
-  return out;
-}
-
 // The two numeric params the contour shows: the most important ones, else the first two.
 std::vector<const search::ParamSpec*> ContourParams(const ReportData& data) {
   std::vector<const search::ParamSpec*> numeric;
@@ -72,7 +62,7 @@ std::string ContourSection(const ReportData& data) {
   };
   std::vector<Point> points;
   double lo = INFINITY, hi = -INFINITY;
-  for (const v1::Trial* t : Completed(data)) {
+  for (const v1::Trial* t : CompletedTrials(data)) {
     const auto a = t->params().find(px.name), b = t->params().find(py.name);
     if (a == t->params().end() || b == t->params().end()) continue;
     const std::optional<double> x = ParamNumber(a->second), y = ParamNumber(b->second);
@@ -93,9 +83,7 @@ std::string ContourSection(const ReportData& data) {
     const double t = hi > lo ? (v - lo) / (hi - lo) : 1.0;
     return data.maximize ? t : 1 - t;
   };
-  out += "<svg class=\"plot\" viewBox=\"0 0 1100 " + Coord(frame.bottom() + 50) +
-         "\" width=\"1100\" height=\"" + Coord(frame.bottom() + 50) +
-         "\" role=\"img\" aria-label=\"contour\">";
+  out += SvgOpen(frame.bottom() + 50, "contour");
   // Each cell: the inverse-squared-distance weighted mean of the trials' values (in the unit
   // square of the two ranges), so the shading never claims more than the points say.
   const double cw = frame.width / kCells, ch = frame.height / kCells;
@@ -144,7 +132,7 @@ std::string EdfSection(const ReportData& data) {
   std::string out = "<section id=\"edf\"><h2>Empirical distribution of " +
                     Escape(ObjectiveName(data)) + "</h2>";
   std::vector<double> values;
-  for (const v1::Trial* t : Completed(data)) values.push_back(t->value());
+  for (const v1::Trial* t : CompletedTrials(data)) values.push_back(t->value());
   if (values.empty()) {
     return out + "<p class=\"empty\">No completed trial yet: nothing to plot.</p></section>";
   }
@@ -154,9 +142,7 @@ std::string EdfSection(const ReportData& data) {
   svg::Axis y = svg::FitAxis(0, 1, false, frame.bottom(), frame.top);
   y.lo = 0;
   y.hi = 1;
-  out += "<svg class=\"plot\" viewBox=\"0 0 1100 " + Coord(frame.bottom() + 50) +
-         "\" width=\"1100\" height=\"" + Coord(frame.bottom() + 50) +
-         "\" role=\"img\" aria-label=\"empirical distribution\">";
+  out += SvgOpen(frame.bottom() + 50, "empirical distribution");
   out += svg::AxesSvg(frame, x, y, ObjectiveName(data), "fraction of trials");
   std::string points = Coord(frame.left) + "," + Coord(y.Map(0));
   const double n = static_cast<double>(values.size());

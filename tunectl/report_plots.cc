@@ -23,12 +23,6 @@ bool IsFinal(v1::TrialState state) {
          state == v1::STOPPED;
 }
 
-std::string SvgOpen(double height, const std::string& label) {
-  return "<svg class=\"plot\" viewBox=\"0 0 " + Coord(kWidth) + " " + Coord(height) +
-         "\" width=\"" + Coord(kWidth) + "\" height=\"" + Coord(height) +
-         "\" role=\"img\" aria-label=\"" + Escape(label) + "\">";
-}
-
 std::string Points(const std::vector<std::pair<double, double>>& points) {
   std::string out;
   for (const auto& [x, y] : points) out += (out.empty() ? "" : " ") + Coord(x) + "," + Coord(y);
@@ -47,6 +41,22 @@ std::string CurveClass(v1::TrialState state) {
 }
 
 }  // namespace
+
+std::string SvgOpen(double height, const std::string& label) {
+  return "<svg class=\"plot\" viewBox=\"0 0 " + Coord(kWidth) + " " + Coord(height) +
+         "\" width=\"" + Coord(kWidth) + "\" height=\"" + Coord(height) +
+         "\" role=\"img\" aria-label=\"" + Escape(label) + "\">";
+}
+
+std::vector<const v1::Trial*> CompletedTrials(const ReportData& data) {
+  std::vector<const v1::Trial*> out;
+  for (const v1::Trial& t : data.trials) {
+    if (t.state() == v1::COMPLETED && t.has_value() && std::isfinite(t.value())) {
+      out.push_back(&t);
+    }
+  }
+  return out;
+}
 
 bool Better(double a, double b, bool maximize) { return maximize ? a > b : a < b; }
 

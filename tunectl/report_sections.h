@@ -32,6 +32,10 @@ bool Better(double a, double b, bool maximize);
 // "trial 17 (number 16) COMPLETED value 0.9123 dropout=0.3 units=256": hover titles.
 std::string TrialTitle(const v1::Trial& trial);
 
+// `<svg class="plot" ...>` opening a plot 1100 wide and `height` high, labelled for screen readers.
+std::string SvgOpen(double height, const std::string& label);
+// The COMPLETED trials with a finite value, in number order.
+std::vector<const v1::Trial*> CompletedTrials(const ReportData& data);
 // The objective's name ("objective" when the study has none).
 std::string ObjectiveName(const ReportData& data);
 // A spec value as the proto's, for labels and lookups.
