@@ -234,6 +234,10 @@ void TunerServer::Wait() { server_->Wait(); }
 TunerServer::~TunerServer() {
   if (server_) Shutdown();
   if (io_thread_.joinable()) io_thread_.join();
+  // Commit callbacks use the scheduler, and one may still be due after Shutdown's Flush (a
+  // callback's own follow-up commit): drain the committer while the scheduler and the
+  // checkpoint store it calls still exist, not after the members declared below it are gone.
+  committer_.reset();
 }
 
 }  // namespace tuner::server

@@ -49,8 +49,10 @@ class Server {
     ASSERT_TRUE(scheduler_->Load(*snapshot, *checkpoints).ok());
   }
   void Stop() {
+    // The committer first: it drains (what it keeps to re-apply gets its last try) and runs
+    // the callbacks still due, which use the scheduler.
+    committer_.reset();
     scheduler_.reset();
-    committer_.reset();  // drains: what it keeps to re-apply gets its last try
     reader_.reset();
   }
 

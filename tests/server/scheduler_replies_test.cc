@@ -32,6 +32,10 @@ constexpr char kToken[] = "0123456789abcdef0123456789abcdef";
 // One Scheduler over in-memory SQLite with a study (id 1), a registered worker (id 1) and its
 // lease on trial 1 (attempt 1). At most one study and one worker fit.
 struct Fixture {
+  // The committer drains first, running the callbacks still due while the scheduler and the
+  // outputs they write exist.
+  ~Fixture() { committer.reset(); }
+
   double now = 1.0e9;
   std::unique_ptr<storage::GroupCommitter> committer;
   std::unique_ptr<storage::Database> reader;
