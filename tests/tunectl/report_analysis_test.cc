@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "search/study_spec.h"
 #include "tests/tunectl/fake_study_service.h"
+#include "tests/tunectl/run_cli.h"
 #include "tunectl/param_importance.h"
 #include "tunectl/report.h"
 
@@ -36,12 +37,6 @@ search_space:
   learning_rate: {type: float, min: 1.0e-4, max: 1.0e-1, log: true}
 trainer: {kind: synthetic}
 )";
-
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
 
 std::vector<search::ParamSpec> Params(const char* spec) {
   absl::StatusOr<search::StudySpec> parsed = search::ParseStudySpec(spec);

@@ -41,12 +41,6 @@ search_space:
 trainer: {kind: synthetic}
 )";
 
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 v1::Study MakeStudy(const std::string& name, const std::string& algorithm, const char* spec,
                     v1::Direction direction = v1::MAXIMIZE) {
   v1::Study s;

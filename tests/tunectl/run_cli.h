@@ -33,6 +33,13 @@ inline CliResult RunCli(std::vector<std::string> args) {
   return result;
 }
 
+// How many times needle occurs in text (overlapping ones too): counts elements of a page.
+inline size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 // RunCli against a server: --server ADDRESS goes first.
 inline CliResult RunCliAgainst(const std::string& address, std::vector<std::string> args) {
   args.insert(args.begin(), {"--server", address});
