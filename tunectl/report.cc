@@ -187,6 +187,9 @@ std::string StudyReportHtml(const v1::Study& study, const std::vector<v1::Trial>
     absl::StatusOr<search::StudySpec> spec = search::ParseStudySpec(study.spec_yaml());
     if (spec.ok()) data.spec = std::move(*spec);
   }
+  if (data.spec) {  // the importance section and the contour's choice of params
+    data.importances = ParamImportances(data.trials, data.spec->space.params);
+  }
   data.maximize = study.direction() == v1::MINIMIZE   ? false
                   : study.direction() == v1::MAXIMIZE ? true
                   : data.spec                         ? data.spec->maximize

@@ -5,7 +5,6 @@
 #include <optional>
 
 #include "tunectl/format.h"
-#include "tunectl/param_importance.h"
 #include "tunectl/report_sections.h"
 #include "tunectl/svg.h"
 
@@ -61,8 +60,7 @@ std::string ImportanceSection(const ReportData& data) {
     return out + "<p class=\"empty\">The study's spec does not parse: its params are unknown.</p>" +
            "</section>";
   }
-  const std::vector<ParamImportance> importances =
-      ParamImportances(data.trials, data.spec->space.params);
+  const std::vector<ParamImportance>& importances = data.importances;
   if (importances.empty()) {
     return out + "<p class=\"empty\">Not enough completed trials with different values (at "
                  "least 4) to tell which params matter.</p></section>";

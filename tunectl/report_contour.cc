@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "tunectl/format.h"
-#include "tunectl/param_importance.h"
 #include "tunectl/report_sections.h"
 #include "tunectl/svg.h"
 
@@ -25,7 +24,7 @@ std::vector<const search::ParamSpec*> ContourParams(const ReportData& data) {
   }
   if (numeric.size() <= 2) return numeric;
   std::vector<const search::ParamSpec*> out;
-  for (const ParamImportance& i : ParamImportances(data.trials, data.spec->space.params)) {
+  for (const ParamImportance& i : data.importances) {
     for (const search::ParamSpec* p : numeric) {
       if (p->name == i.name && out.size() < 2) out.push_back(p);
     }

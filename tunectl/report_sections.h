@@ -10,6 +10,7 @@
 
 #include "proto/tuner.pb.h"
 #include "search/study_spec.h"
+#include "tunectl/param_importance.h"
 #include "tunectl/svg.h"
 
 namespace tuner::tunectl::report {
@@ -24,6 +25,7 @@ struct ReportData {
   bool maximize = true;                   // the study's direction
   bool hyperband = false;
   std::vector<v1::Ensemble> ensembles;    // ListEnsembles, oldest first
+  std::vector<ParamImportance> importances;  // of spec's params; empty without a spec
 };
 
 // Whether objective a beats b in the study's direction.
